@@ -1,0 +1,24 @@
+"""tltaxonomy — a research toolkit for transfer learning, organised by the classic taxonomy.
+
+- :mod:`tltaxonomy.inductive` — target labels available: fine-tuning, multi-task, self-taught;
+- :mod:`tltaxonomy.transductive` — labelled source, unlabelled target: domain adaptation;
+- :mod:`tltaxonomy.unsupervised` — no labels on the target task: feature reuse + clustering.
+
+Every strategy is a scikit-learn estimator registered by name (:func:`list_strategies`).
+"""
+
+from ._errors import (  # noqa: F401
+    ConfigError,
+    DataChecksumError,
+    DataFileError,
+    DataFileNotFoundError,
+    TLTaxonomyError,
+    UnknownNameError,
+)
+from .base import MASKED, stack_domains  # noqa: F401
+from .registry import get_strategy, list_strategies, make_strategy, register  # noqa: F401
+
+# Importing the branches registers their strategies.
+from . import inductive, transductive, unsupervised  # noqa: E402,F401
+
+__version__ = "0.1.0"

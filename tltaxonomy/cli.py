@@ -1,0 +1,160 @@
+"""The ``tltax`` command line.
+
+``tltax run ...``      one run or a Hydra multirun sweep (``-m``), e.g.
+                       ``tltax run strategy=coral dataset=office_caltech_surf task=A_to_W seed=0``
+``tltax bench TABLE``  reproduce a published table, ours beside the paper's (``--format md|csv|latex|json``)
+``tltax list WHAT``    strategies | datasets | tasks | tables | backbones | preprocessors
+``tltax data ...``     ``fetch NAME`` (download into the data directory), ``verify [NAME]``, ``path``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._errors import TLTaxonomyError
+
+__all__ = ["main"]
+
+
+def _cmd_bench(args) -> int:
+    from .harness import render, run_table
+    from .store import ResultStore
+
+    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
+    rows = tuple(args.rows.split(",")) if args.rows else None
+    columns = tuple(args.columns.split(",")) if args.columns else None
+    result = run_table(
+        args.table,
+        seeds=seeds,
+        store=ResultStore(args.store) if args.store else None,
+        force=args.force,
+        rows=rows,
+        columns=columns,
+        progress=not args.quiet,
+    )
+    text = render(result, args.format)
+    if args.output:
+        from pathlib import Path
+
+        from .store import atomic_write_text
+
+        atomic_write_text(Path(args.output), text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_list(args) -> int:
+    what = args.what
+    if what == "strategies":
+        from .registry import list_strategies
+
+        for info in list_strategies(setting=args.setting, family=args.family):
+            print(f"{info.name:<22} {info.setting:<13} {info.family:<14} {info.summary}")
+    elif what == "datasets":
+        from .datasets import get_dataset, list_datasets
+
+        for name in list_datasets():
+            ds = get_dataset(name)
+            print(f"{name:<22} {len(ds.tasks):>3} tasks  preprocess={ds.default_preprocess:<10} {ds.description}")
+    elif what == "tasks":
+        from .datasets import get_dataset, list_datasets
+
+        for name in [args.dataset] if args.dataset else list_datasets():
+            print(f"{name}: {', '.join(get_dataset(name).tasks)}")
+    elif what == "tables":
+        from .harness import list_tables, load_table
+
+        for table in list_tables():
+            print(f"{table:<28} {load_table(table).title}")
+    elif what == "backbones":
+        from .backbones import list_backbones
+
+        print("\n".join(list_backbones()))
+    elif what == "preprocessors":
+        from .datasets import PREPROCESSORS
+
+        print("\n".join(sorted(PREPROCESSORS)))
+    return 0
+
+
+def _cmd_data(args) -> int:
+    from .datasets import ensure_file, fetch_dataset, get_data_dir, get_dataset, list_datasets
+
+    if args.action == "path":
+        print(get_data_dir(args.data_dir))
+        return 0
+    names = [args.name] if args.name else list_datasets()
+    if args.action == "fetch":
+        if not args.name:
+            raise TLTaxonomyError("tltax data fetch needs a dataset name; see `tltax list datasets`.")
+        for path in fetch_dataset(args.name, data_dir=args.data_dir):
+            print(path)
+        return 0
+    failures = 0
+    for name in names:
+        for remote in get_dataset(name).files:
+            try:
+                print(f"ok       {ensure_file(remote, data_dir=args.data_dir, progress=False)}")
+            except TLTaxonomyError as exc:
+                failures += 1
+                print(f"PROBLEM  {remote.path}: {exc}")
+    return 1 if failures else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tltax", description="tltaxonomy: transfer learning, by the taxonomy.")
+    sub = parser.add_subparsers(dest="command", metavar="{run,bench,list,data}")
+    sub.add_parser("run", help="run one experiment or a sweep (Hydra overrides; -m for multirun; --help for Hydra's help)")
+
+    bench = sub.add_parser("bench", help="reproduce a published table")
+    bench.add_argument("table", help="table id (see `tltax list tables`)")
+    bench.add_argument("--format", default="md", choices=["md", "csv", "latex", "json"])
+    bench.add_argument("--seeds", help="comma-separated seeds (default: the table's)")
+    bench.add_argument("--rows", help="comma-separated row names to run (default: all)")
+    bench.add_argument("--columns", help="comma-separated column labels to run (default: all)")
+    bench.add_argument("--store", help="result store directory (default: $TLTAX_STORE or outputs/store)")
+    bench.add_argument("--force", action="store_true", help="recompute cells even if stored")
+    bench.add_argument("--output", "-o", help="write the table to this file instead of stdout")
+    bench.add_argument("--quiet", "-q", action="store_true", help="no per-cell progress on stderr")
+    bench.set_defaults(func=_cmd_bench)
+
+    lst = sub.add_parser("list", help="list strategies, datasets, tasks, tables, backbones or preprocessors")
+    lst.add_argument("what", choices=["strategies", "datasets", "tasks", "tables", "backbones", "preprocessors"])
+    lst.add_argument("--setting", help="filter strategies by setting (inductive, transductive, unsupervised)")
+    lst.add_argument("--family", help="filter strategies by family")
+    lst.add_argument("--dataset", help="list the tasks of this dataset only")
+    lst.set_defaults(func=_cmd_list)
+
+    data = sub.add_parser("data", help="fetch or verify the data files")
+    data.add_argument("action", choices=["fetch", "verify", "path"])
+    data.add_argument("name", nargs="?", help="dataset name (default for verify: all)")
+    data.add_argument("--data-dir", help="data directory (default: $TLTAX_DATA_DIR)")
+    data.set_defaults(func=_cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tltax`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "run":
+        from .runner import main as run_main
+
+        run_main(argv[1:])
+        return 0
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except TLTaxonomyError as exc:
+        print(f"tltax {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Render a :class:`~tltaxonomy.harness.tables.TableResult` as Markdown, CSV, LaTeX or JSON.
+
+Every format says which protocol and which selection produced the numbers. Ours is printed beside
+the paper's with the difference; the average column is derived from the task columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from .._errors import unknown_name_error
+from .tables import TableResult
+
+__all__ = ["FORMATS", "render"]
+
+
+def _fmt(value, digits: int, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _ours(cell, digits: int) -> str:
+    text = _fmt(cell.ours_mean, digits)
+    if cell.ours_se is not None:
+        text += f" ± {cell.ours_se:.{digits}f}"
+    return text
+
+
+def _grid(result: TableResult):
+    """Rows of (row name, [(ours text, paper text, diff text)] per column + average)."""
+    spec = result.spec
+    d = spec.digits
+    out = []
+    for row in dict.fromkeys(c.row for c in result.cells):
+        cells = [c for c in result.cells if c.row == row]
+        entries = []
+        for c in cells:
+            diff = None if c.paper is None or c.ours_mean is None else c.ours_mean - c.paper
+            entries.append((_ours(c, d), _fmt(c.paper, d), _fmt(diff, d, signed=True)))
+        ours_avg, paper_avg = result.row_average(row)
+        diff = None if ours_avg is None or paper_avg is None else ours_avg - paper_avg
+        entries.append((_fmt(ours_avg, d), _fmt(paper_avg, d), _fmt(diff, d, signed=True)))
+        out.append((row, entries))
+    columns = list(dict.fromkeys(c.column for c in result.cells)) + ["avg"]
+    return columns, out
+
+
+def _markdown(result: TableResult) -> str:
+    """Tasks as rows; for each method, ours (± s.e.), the paper's, and the difference."""
+    spec = result.spec
+    columns, grid = _grid(result)
+    header = ["task"]
+    for row, _ in grid:
+        header += [f"{row} (ours)", f"{row} (paper)", "Δ"]
+    lines = [
+        f"### {spec.title}",
+        "",
+        f"Protocol: {spec.protocol}",
+        "",
+        f"Selection: {spec.selection}. Seeds: {', '.join(map(str, spec.seeds))}. Source: {spec.citation}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for j, column in enumerate(columns):
+        cells = [column if column != "avg" else "**avg**"]
+        for _, entries in grid:
+            cells += list(entries[j])
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"({result.n_computed} runs computed, {result.n_reused} reused from the store)")
+    return "\n".join(lines) + "\n"
+
+
+def _csv(result: TableResult) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["table", "protocol", "selection", "row", "column", "ours_mean", "ours_se", "n_seeds", "paper", "diff"])
+    for c in result.cells:
+        diff = None if c.paper is None or c.ours_mean is None else c.ours_mean - c.paper
+        writer.writerow([result.spec.id, result.spec.protocol, result.spec.selection, c.row, c.column, c.ours_mean, c.ours_se, c.n_seeds, c.paper, diff])
+    return buf.getvalue()
+
+
+def _latex(result: TableResult) -> str:
+    spec = result.spec
+    columns, grid = _grid(result)
+    esc = lambda s: s.replace("→", r"$\to$").replace("_", r"\_").replace("±", r"$\pm$").replace("—", "--")  # noqa: E731
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\begin{tabular}{l" + "c" * len(columns) + "}",
+        r"\toprule",
+        "Method & " + " & ".join(esc(c) for c in columns) + r" \\",
+        r"\midrule",
+    ]
+    for row, entries in grid:
+        lines.append(esc(row) + " (ours) & " + " & ".join(esc(o) for o, _, _ in entries) + r" \\")
+        lines.append(esc(row) + " (paper) & " + " & ".join(esc(p) for _, p, _ in entries) + r" \\")
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\caption{" + esc(spec.title) + ". Protocol: " + esc(spec.protocol) + ". Selection: " + esc(spec.selection) + ".}",
+        r"\end{table}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _json(result: TableResult) -> str:
+    spec = result.spec
+    payload = {
+        "table": spec.id,
+        "title": spec.title,
+        "protocol": spec.protocol,
+        "selection": spec.selection,
+        "metric": spec.metric,
+        "citation": spec.citation,
+        "cells": [c.as_dict() for c in result.cells],
+    }
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+FORMATS = {"md": _markdown, "csv": _csv, "latex": _latex, "json": _json}
+
+
+def render(result: TableResult, fmt: str = "md") -> str:
+    """Render ``result`` in ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt not in FORMATS:
+        raise unknown_name_error("format", fmt, FORMATS)
+    return FORMATS[fmt](result)

@@ -1,0 +1,217 @@
+"""Benchmark tables: a spec (rows = strategies, columns = tasks, seeds, protocol) from ``benchmarks/``
+plus the published numbers from ``papers/``; :func:`run_table` runs the missing cells through the
+runner (resumably: every cell is a stored record) and aggregates mean ± standard error over seeds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .._errors import ConfigError, unknown_name_error
+from ..runner import compose_config, run_experiment
+from ..store import ResultStore
+
+__all__ = ["BENCH_DIR", "PAPERS_DIR", "TableSpec", "Cell", "TableResult", "list_tables", "load_table", "run_table"]
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+BENCH_DIR = Path(os.environ.get("TLTAX_BENCH_DIR", _REPO_ROOT / "benchmarks"))
+PAPERS_DIR = Path(os.environ.get("TLTAX_PAPERS_DIR", _REPO_ROOT / "papers"))
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    name: str
+    overrides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A table to reproduce (``benchmarks/<id>.yaml``) with its published numbers."""
+
+    id: str
+    title: str
+    protocol: str
+    selection: str
+    dataset: str
+    metric: str
+    scale: float
+    digits: int
+    seeds: tuple[int, ...]
+    overrides: tuple[str, ...]
+    columns: dict[str, str]  # column label (as in the paper) -> task name
+    rows: tuple[RowSpec, ...]
+    paper: dict[str, list[float | None]] = field(default_factory=dict)  # row -> values per column
+    citation: str = ""
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: str
+    column: str
+    ours_mean: float | None
+    ours_se: float | None
+    n_seeds: int
+    paper: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "ours_mean": self.ours_mean,
+            "ours_se": self.ours_se,
+            "n_seeds": self.n_seeds,
+            "paper": self.paper,
+        }
+
+
+@dataclass(frozen=True)
+class TableResult:
+    spec: TableSpec
+    cells: tuple[Cell, ...]
+    n_computed: int
+    n_reused: int
+
+    def cell(self, row: str, column: str) -> Cell:
+        for c in self.cells:
+            if c.row == row and c.column == column:
+                return c
+        raise KeyError((row, column))
+
+    def row_average(self, row: str) -> tuple[float | None, float | None]:
+        """Mean over the task columns of ours and of the paper (None if any is missing)."""
+        cells = [c for c in self.cells if c.row == row]
+        ours = [c.ours_mean for c in cells]
+        paper = [c.paper for c in cells]
+        mean = lambda v: None if any(x is None for x in v) or not v else float(np.mean(v))  # noqa: E731
+        return mean(ours), mean(paper)
+
+
+def list_tables() -> list[str]:
+    """Ids of the table specs in ``benchmarks/``."""
+    return sorted(p.stem for p in BENCH_DIR.glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping at the top level.")
+    return data
+
+
+def load_table(table_id: str) -> TableSpec:
+    """Load ``benchmarks/<table_id>.yaml`` and the published numbers it points to."""
+    path = BENCH_DIR / f"{table_id}.yaml"
+    if not path.is_file():
+        raise unknown_name_error("table", table_id, list_tables())
+    spec = _read_yaml(path)
+    try:
+        columns = dict(spec["columns"])
+        rows = tuple(RowSpec(r["name"], tuple(r.get("overrides", ()))) for r in spec["rows"])
+        paper_key, paper_table = spec["paper"], spec["paper_table"]
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: missing or malformed field {exc}; see benchmarks/README.md.") from None
+    paper_path = PAPERS_DIR / f"{paper_key}.yaml"
+    if not paper_path.is_file():
+        raise ConfigError(f"{path}: paper {paper_key!r} not found at {paper_path}.")
+    paper = _read_yaml(paper_path)
+    published = paper.get("tables", {}).get(paper_table)
+    if published is None:
+        raise ConfigError(f"{paper_path} has no table {paper_table!r} (referenced by {path}).")
+    pub_cols = list(published["columns"])
+    paper_rows: dict[str, list[float | None]] = {}
+    for row in rows:
+        values = published["rows"].get(row.name)
+        paper_rows[row.name] = (
+            [values[pub_cols.index(c)] if c in pub_cols else None for c in columns] if values else [None] * len(columns)
+        )
+    unknown_cols = [c for c in columns if c not in pub_cols]
+    if unknown_cols:
+        raise ConfigError(f"{path}: columns {unknown_cols} are not in {paper_path} table {paper_table} ({pub_cols}).")
+    return TableSpec(
+        id=table_id,
+        title=spec.get("title", table_id),
+        protocol=" ".join(str(spec.get("protocol", "")).split()),
+        selection=spec.get("selection", "none"),
+        dataset=spec["dataset"],
+        metric=spec.get("metric", "target/acc"),
+        scale=float(spec.get("scale", 100.0)),
+        digits=int(spec.get("digits", 1)),
+        seeds=tuple(int(s) for s in spec.get("seeds", [0])),
+        overrides=tuple(spec.get("overrides", ())),
+        columns=columns,
+        rows=rows,
+        paper=paper_rows,
+        citation=paper.get("citation", ""),
+    )
+
+
+def _se(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
+
+
+def run_table(
+    table_id: str,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    store: ResultStore | None = None,
+    force: bool = False,
+    extra_overrides: tuple[str, ...] = (),
+    rows: tuple[str, ...] | None = None,
+    columns: tuple[str, ...] | None = None,
+    progress: bool = True,
+) -> TableResult:
+    """Reproduce a table: run (or reuse) every cell and aggregate over seeds.
+
+    Parameters
+    ----------
+    table_id : str
+        A spec in ``benchmarks/`` (see :func:`list_tables`).
+    seeds : tuple of int, optional
+        Override the spec's seeds.
+    rows, columns : tuple of str, optional
+        Restrict to these row names / column labels (for smoke runs).
+    """
+    spec = load_table(table_id)
+    seeds = tuple(seeds) if seeds else spec.seeds
+    row_specs = [r for r in spec.rows if rows is None or r.name in rows]
+    col_items = [(c, t) for c, t in spec.columns.items() if columns is None or c in columns]
+    if rows is not None and len(row_specs) != len(rows):
+        missing = [r for r in rows if r not in {s.name for s in spec.rows}][0]
+        raise unknown_name_error("row", missing, [r.name for r in spec.rows])
+    if columns is not None and len(col_items) != len(columns):
+        missing = [c for c in columns if c not in spec.columns][0]
+        raise unknown_name_error("column", missing, spec.columns)
+    store = store or ResultStore()
+    cells, n_computed, n_reused = [], 0, 0
+    total, done = len(row_specs) * len(col_items) * len(seeds), 0
+    for row in row_specs:
+        for j, (column, task) in enumerate(col_items):
+            values = []
+            for seed in seeds:
+                overrides = [*spec.overrides, f"dataset={spec.dataset}", *row.overrides, f"task={task}", f"seed={seed}", *extra_overrides]
+                result = run_experiment(compose_config(overrides), store=store, force=force)
+                done += 1
+                n_reused += result.reused
+                n_computed += not result.reused
+                if spec.metric not in result.metrics:
+                    raise ConfigError(f"Row {row.name!r} produced no metric {spec.metric!r} (got {sorted(result.metrics)}).")
+                values.append(float(result.metrics[spec.metric]) * spec.scale)
+                if progress:
+                    how = "reused" if result.reused else f"{result.record['timings'].get('total_s', 0):.1f}s"
+                    print(f"[{done}/{total}] {row.name} {column} seed={seed}: {values[-1]:.{spec.digits}f} ({how})", file=sys.stderr, flush=True)
+            paper_value = spec.paper[row.name][list(spec.columns).index(column)]
+            cells.append(Cell(row.name, column, float(np.mean(values)), _se(values), len(values), paper_value))
+    return TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused)

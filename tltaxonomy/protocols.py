@@ -1,0 +1,89 @@
+"""Evaluation protocols, one per setting of the taxonomy.
+
+- **transductive**: fit on source rows (labelled) + target rows (labels masked), score the target
+  test split. Target labels reach only the scorer, after ``predict``.
+- **inductive**: draw ``protocol.labels_per_class`` labelled rows per class from the target train
+  split (seeded), fit on those only, score the target test split.
+- **unsupervised**: cluster the target rows (no label is given to the strategy), score the
+  clustering against the held-back labels (accuracy under the optimal matching, NMI, ARI).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._errors import ConfigError
+from .metrics import accuracy, ari, clustering_accuracy, nmi
+
+__all__ = ["run_protocol", "draw_labelled_subset"]
+
+
+def draw_labelled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Indices of ``per_class`` rows of each class of ``y`` drawn without replacement (all rows of a
+    class that has fewer), sorted. Deterministic given ``seed``."""
+    if per_class < 1:
+        raise ConfigError(f"protocol.labels_per_class must be >= 1, got {per_class}.")
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        picked.append(rng.choice(rows, size=min(per_class, rows.size), replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def _transductive(strategy, task, config, timings):
+    X, y, sd = task.domain_adaptation_view()
+    t = time.perf_counter()
+    strategy.fit(X, y, sample_domain=sd)
+    timings["fit_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    y_pred = strategy.predict(task.X_test, sample_domain=-np.ones(task.X_test.shape[0], dtype=int))
+    timings["predict_s"] = time.perf_counter() - t
+    metrics = {"target/acc": accuracy(task.y_test, y_pred)}
+    info = {"n_source": int(task.X_source.shape[0]), "n_target": int(task.X_target.shape[0]), "n_test": int(task.X_test.shape[0])}
+    return metrics, info
+
+
+def _inductive(strategy, task, config, timings):
+    per_class = int(config.get("protocol", {}).get("labels_per_class", 10))
+    rows = draw_labelled_subset(np.asarray(task.y_target), per_class, int(config["seed"]))
+    t = time.perf_counter()
+    strategy.fit(task.X_target[rows], task.y_target[rows])
+    timings["fit_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    y_pred = strategy.predict(task.X_test)
+    timings["predict_s"] = time.perf_counter() - t
+    metrics = {"target/acc": accuracy(task.y_test, y_pred)}
+    info = {"labels_per_class": per_class, "n_labelled": int(rows.size), "n_test": int(task.X_test.shape[0])}
+    return metrics, info
+
+
+def _unsupervised(strategy, task, config, timings):
+    t = time.perf_counter()
+    labels = strategy.fit_predict(task.X_target)
+    timings["fit_s"] = time.perf_counter() - t
+    y = task.y_target
+    metrics = {"target/acc": clustering_accuracy(y, labels), "target/nmi": nmi(y, labels), "target/ari": ari(y, labels)}
+    info = {"n_target": int(task.X_target.shape[0]), "n_clusters": int(len(np.unique(labels)))}
+    return metrics, info
+
+
+_PROTOCOLS = {"transductive": _transductive, "inductive": _inductive, "unsupervised": _unsupervised}
+
+
+def run_protocol(strategy, task, config: dict, timings: dict) -> tuple[dict, dict]:
+    """Run the protocol of ``strategy``'s setting on ``task``; return ``(metrics, info)``."""
+    setting = getattr(type(strategy), "_setting", "")
+    if setting not in _PROTOCOLS:
+        raise ConfigError(
+            f"{type(strategy).__name__} is not a registered strategy (setting {setting!r}); "
+            "register it with @tltaxonomy.register(name, setting=..., family=...)."
+        )
+    if setting == "transductive" and task.X_source is None:
+        raise ConfigError(
+            f"{type(strategy).__name__} is transductive but {task.dataset}/{task.task} has no source split; "
+            "pick a transfer task (see `tltax list tasks`)."
+        )
+    return _PROTOCOLS[setting](strategy, task, config, timings)

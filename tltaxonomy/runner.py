@@ -1,0 +1,274 @@
+"""The experiment runner: one resolved config → one record in the store.
+
+``tltax run strategy=coral dataset=office_caltech_surf task=A_to_W seed=0`` composes ``conf/``,
+checks every ``_target_`` against the allow-list, loads the task, builds the strategy with
+:func:`hydra.utils.instantiate`, runs the protocol of the strategy's setting and writes one record
+(resolved config, config hash, seeds, metrics by split, timings, versions, git commit, selection
+protocol). Running the same config again returns the stored record without recomputing.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import ConfigError
+from .protocols import run_protocol
+from .store import ResultStore, config_hash
+
+__all__ = [
+    "CONF_DIR",
+    "ALLOWED_TARGET_PREFIXES",
+    "RunResult",
+    "check_targets",
+    "compose_config",
+    "run_experiment",
+    "main",
+]
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Where the Hydra config groups live (``$TLTAX_CONF_DIR`` overrides).
+CONF_DIR = Path(os.environ.get("TLTAX_CONF_DIR", _REPO_ROOT / "conf")).resolve()
+#: Only these modules may be instantiated from a config (no arbitrary code from a YAML file).
+ALLOWED_TARGET_PREFIXES = ("tltaxonomy.", "sklearn.")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`run_experiment` returns."""
+
+    record: dict
+    reused: bool
+    path: Path
+
+    @property
+    def metrics(self) -> dict:
+        return self.record["metrics"]
+
+
+def check_targets(node: Any, where: str = "config") -> None:
+    """Refuse any ``_target_`` outside :data:`ALLOWED_TARGET_PREFIXES` (recursively)."""
+    if isinstance(node, dict):
+        target = node.get("_target_")
+        if target is not None and not str(target).startswith(ALLOWED_TARGET_PREFIXES):
+            raise ConfigError(
+                f"{where}._target_={target!r} is not allowed: only classes under "
+                f"{', '.join(ALLOWED_TARGET_PREFIXES)} can be instantiated from a config. "
+                "Register your class in tltaxonomy or pass the object from Python."
+            )
+        for key, value in node.items():
+            check_targets(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            check_targets(value, f"{where}[{i}]")
+
+
+def compose_config(overrides: list[str] | tuple[str, ...] = ()):
+    """Compose ``conf/config.yaml`` with Hydra overrides (the same config ``tltax run`` builds)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@lru_cache(maxsize=1)
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(_REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(_REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _versions() -> dict[str, str]:
+    import hydra
+    import scipy
+    import sklearn
+    import torch
+
+    import tltaxonomy
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "torch": torch.__version__,
+        "hydra-core": hydra.__version__,
+        "tltaxonomy": tltaxonomy.__version__,
+    }
+
+
+def _split_config(cfg) -> tuple[dict, dict]:
+    from omegaconf import DictConfig, OmegaConf
+
+    container = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+    container.pop("hydra", None)
+    runtime = container.pop("runtime", None) or {}
+    for key in ("strategy", "dataset", "task", "seed"):
+        if key not in container or container[key] is None:
+            raise ConfigError(f"The run config has no {key!r}; set it, e.g. `tltax run {key}=...`.")
+    if not isinstance(container["strategy"], dict) or "_target_" not in container["strategy"]:
+        raise ConfigError(
+            "The `strategy` config must be a mapping with a `_target_`; pick one with strategy=<name> "
+            "(see `tltax list strategies`)."
+        )
+    return container, runtime
+
+
+def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None = None) -> RunResult:
+    """Run one experiment from a composed config, or return its stored record.
+
+    Parameters
+    ----------
+    cfg : DictConfig or dict
+        A config composed from ``conf/`` (see :func:`compose_config`).
+    store : ResultStore, optional
+        Defaults to ``runtime.store`` of the config.
+    force : bool, optional
+        Recompute even if a record exists (defaults to ``runtime.force``).
+    """
+    from hydra.utils import instantiate
+
+    from .datasets import load_task
+
+    t_start = time.perf_counter()
+    config, runtime = _split_config(cfg)
+    check_targets(config["strategy"], "strategy")
+    key = config_hash(config)
+    store = store or ResultStore(runtime.get("store"))
+    force = runtime.get("force", False) if force is None else force
+    if not force:
+        record = store.get(key)
+        if record is not None:
+            return RunResult(record=record, reused=True, path=store.path(key))
+
+    dataset_cfg = config["dataset"]
+    seed = int(config["seed"])
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    task = load_task(
+        dataset_cfg["name"], config["task"], preprocess=dataset_cfg.get("preprocess"), data_dir=runtime.get("data_dir")
+    )
+    timings["load_s"] = time.perf_counter() - t
+
+    strategy = instantiate(config["strategy"], _convert_="all")
+    extra = _runtime_params(strategy, task, config, runtime, store, timings)
+    if extra:
+        strategy.set_params(**extra)
+    metrics, info = run_protocol(strategy, task, config, timings)
+    timings["total_s"] = time.perf_counter() - t_start
+
+    record = {
+        "config": config,
+        "strategy": type(strategy)._strategy_name or type(strategy).__name__,
+        "setting": type(strategy)._setting,
+        "family": type(strategy)._family,
+        "dataset": dataset_cfg["name"],
+        "task": config["task"],
+        "seed": seed,
+        "selection": config.get("selection", "none"),
+        "metrics": metrics,
+        "protocol_info": info,
+        "runtime_params": {k: str(v) for k, v in extra.items()},
+        "timings": timings,
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = store.put(key, record)
+    return RunResult(record=store.get(key) or record, reused=False, path=path)
+
+
+def _runtime_params(strategy, task, config, runtime, store, timings) -> dict:
+    """Parameters that depend on the loaded task or on the runtime, not on the config text."""
+    params = strategy.get_params(deep=False)
+    extra: dict[str, Any] = {}
+    if "n_clusters" in params and params["n_clusters"] is None:
+        extra["n_clusters"] = task.n_classes
+    if "device" in params and params["device"] == "auto" and runtime.get("device", "auto") != "auto":
+        extra["device"] = runtime["device"]
+    if "progress" in params and runtime.get("progress"):
+        extra["progress"] = True
+    pretrain = config.get("pretrain") or {}
+    if pretrain and "pretrained" in params and params.get("pretrained") is None and params.get("backbone") is not None:
+        t = time.perf_counter()
+        extra["pretrained"] = str(_pretrain(params, task, config, pretrain, store))
+        timings["pretrain_s"] = time.perf_counter() - t
+    return extra
+
+
+def _pretrain(params: dict, task, config: dict, pretrain: dict, store: ResultStore) -> Path:
+    """Pretrain the strategy's backbone on the task's source split (cached by content hash)."""
+    from .backbones import pretrain_backbone
+    from .training import Trainer
+
+    if pretrain.get("on", "source") != "source":
+        raise ConfigError(f"pretrain.on={pretrain.get('on')!r} is not supported; use 'source' or pretrain=none.")
+    if task.X_source is None:
+        raise ConfigError(
+            f"pretrain=source needs a source split, but {task.dataset}/{task.task} has none; "
+            "use a transfer task (e.g. dataset=digits task=MNIST_to_USPS) or pretrain=none."
+        )
+    backbone = params["backbone"]
+    if not isinstance(backbone, str):
+        raise ConfigError("Pretraining from the runner needs a registered backbone name (e.g. backbone=lenet).")
+    spec = {
+        "dataset": config["dataset"],
+        "task": config["task"],
+        "backbone": backbone,
+        "input_shape": list(params.get("input_shape") or []),
+        "pretrain": pretrain,
+    }
+    path = store.cache_dir / "pretrained" / f"{backbone}-{config_hash(spec)[:16]}.pt"
+    trainer = Trainer(**pretrain.get("trainer", {}), seed=int(pretrain.get("seed", 0)))
+    return pretrain_backbone(
+        backbone, task.X_source, task.y_source, input_shape=tuple(params["input_shape"]), trainer=trainer, checkpoint_path=path
+    )
+
+
+def _format_metrics(result: RunResult) -> str:
+    rec = result.record
+    head = f"{rec['strategy']} on {rec['dataset']}/{rec['task']} seed={rec['seed']} (selection: {rec['selection']})"
+    lines = [head + ("  [reused stored record]" if result.reused else "")]
+    for name, value in sorted(rec["metrics"].items()):
+        lines.append(f"  {name:<24} {value:.4f}" if isinstance(value, float) else f"  {name:<24} {value}")
+    lines.append(f"  record: {result.path}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Hydra entry point of ``tltax run`` (``argv`` are Hydra overrides and flags such as ``-m``)."""
+    import sys
+
+    import hydra
+
+    @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+    def _app(cfg) -> None:
+        print(_format_metrics(run_experiment(cfg)), flush=True)
+
+    old = sys.argv
+    sys.argv = ["tltax run", *(old[1:] if argv is None else argv)]
+    try:
+        _app()
+    finally:
+        sys.argv = old
