@@ -135,6 +135,30 @@ def _split_config(cfg) -> tuple[dict, dict]:
     return container, runtime
 
 
+def _strategy_class(config: dict) -> type:
+    from hydra.utils import get_class
+
+    target = config["strategy"]["_target_"]
+    try:
+        return get_class(target)
+    except Exception as exc:  # hydra wraps import errors in several types
+        raise ConfigError(f"strategy._target_={target!r} cannot be imported: {exc}") from None
+
+
+def _effective_config(config: dict) -> dict:
+    """Drop the parts of the config that cannot influence this strategy's run, so that the hash (and
+    the stored record) only changes when something that matters changes."""
+    cls = _strategy_class(config)
+    setting = getattr(cls, "_setting", "")
+    params = cls().get_params(deep=False) if hasattr(cls, "get_params") else {}
+    config = dict(config)
+    if setting != "inductive":
+        config.pop("protocol", None)
+    if "pretrained" not in params:
+        config.pop("pretrain", None)
+    return config
+
+
 def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None = None) -> RunResult:
     """Run one experiment from a composed config, or return its stored record.
 
@@ -154,8 +178,9 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
     t_start = time.perf_counter()
     config, runtime = _split_config(cfg)
     check_targets(config["strategy"], "strategy")
+    config = _effective_config(config)
     key = config_hash(config)
-    store = store or ResultStore(runtime.get("store"))
+    store = ResultStore(runtime.get("store")) if store is None else store
     force = runtime.get("force", False) if force is None else force
     if not force:
         record = store.get(key)
@@ -222,8 +247,8 @@ def _pretrain(params: dict, task, config: dict, pretrain: dict, store: ResultSto
     from .backbones import pretrain_backbone
     from .training import Trainer
 
-    if pretrain.get("on", "source") != "source":
-        raise ConfigError(f"pretrain.on={pretrain.get('on')!r} is not supported; use 'source' or pretrain=none.")
+    if pretrain.get("data", "source") != "source":
+        raise ConfigError(f"pretrain.data={pretrain.get('data')!r} is not supported; use 'source' or pretrain=none.")
     if task.X_source is None:
         raise ConfigError(
             f"pretrain=source needs a source split, but {task.dataset}/{task.task} has none; "

@@ -19,6 +19,7 @@ __all__ = ["FORMATS", "render"]
 def _fmt(value, digits: int, signed: bool = False) -> str:
     if value is None:
         return "—"
+    value = round(value, digits) + 0.0  # no "-0.0"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 

