@@ -132,3 +132,34 @@ def test_protocol_needs_a_registered_strategy():
 
     with pytest.raises(ConfigError, match="not a registered strategy"):
         run_protocol(Unregistered(), None, {}, {})
+
+
+def _options(group):
+    from tltaxonomy.runner import CONF_DIR
+
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def test_every_strategy_config_composes_and_instantiates():
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    for option in _options("strategy"):
+        cfg = OmegaConf.to_container(compose_config([f"strategy={option}"]), resolve=True)
+        check_targets(cfg["strategy"], "strategy")
+        est = instantiate(cfg["strategy"], _convert_="all")
+        assert type(est)._strategy_name, f"conf/strategy/{option}.yaml builds an unregistered class"
+        # the config is the constructor's keyword arguments, 1:1
+        assert set(cfg["strategy"]) - {"_target_"} == set(est.get_params(deep=False)), option
+
+
+def test_every_dataset_and_pretrain_config_composes():
+    from tltaxonomy.datasets import PREPROCESSORS, get_dataset
+
+    for option in _options("dataset"):
+        cfg = compose_config([f"dataset={option}"])
+        ds = get_dataset(cfg.dataset.name)
+        assert cfg.dataset.preprocess in PREPROCESSORS
+        assert cfg.dataset.preprocess == ds.default_preprocess, option
+    for option in _options("pretrain"):
+        compose_config([f"pretrain={option}"])

@@ -116,11 +116,15 @@ def load_table(table_id: str) -> TableSpec:
         raise unknown_name_error("table", table_id, list_tables())
     spec = _read_yaml(path)
     try:
-        columns = dict(spec["columns"])
-        rows = tuple(RowSpec(r["name"], tuple(r.get("overrides", ()))) for r in spec["rows"])
-        paper_key, paper_table = spec["paper"], spec["paper_table"]
-    except (KeyError, TypeError) as exc:
+        columns = {str(k): str(v) for k, v in dict(spec["columns"]).items()}
+        rows = tuple(RowSpec(str(r["name"]), tuple(r.get("overrides", ()))) for r in spec["rows"])
+        paper_key = spec.get("paper")
+        dataset = spec["dataset"]
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ConfigError(f"{path}: missing or malformed field {exc}; see benchmarks/README.md.") from None
+    if paper_key is None:  # a table of our own (no published numbers to compare with)
+        return _spec(table_id, spec, dataset, columns, rows, {r.name: [None] * len(columns) for r in rows}, "")
+    paper_table = spec.get("paper_table")
     paper_path = PAPERS_DIR / f"{paper_key}.yaml"
     if not paper_path.is_file():
         raise ConfigError(f"{path}: paper {paper_key!r} not found at {paper_path}.")
@@ -138,12 +142,16 @@ def load_table(table_id: str) -> TableSpec:
     unknown_cols = [c for c in columns if c not in pub_cols]
     if unknown_cols:
         raise ConfigError(f"{path}: columns {unknown_cols} are not in {paper_path} table {paper_table} ({pub_cols}).")
+    return _spec(table_id, spec, dataset, columns, rows, paper_rows, " ".join(str(paper.get("citation", "")).split()))
+
+
+def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation) -> TableSpec:
     return TableSpec(
         id=table_id,
         title=spec.get("title", table_id),
         protocol=" ".join(str(spec.get("protocol", "")).split()),
         selection=spec.get("selection", "none"),
-        dataset=spec["dataset"],
+        dataset=dataset,
         metric=spec.get("metric", "target/acc"),
         scale=float(spec.get("scale", 100.0)),
         digits=int(spec.get("digits", 1)),
@@ -152,7 +160,7 @@ def load_table(table_id: str) -> TableSpec:
         columns=columns,
         rows=rows,
         paper=paper_rows,
-        citation=paper.get("citation", ""),
+        citation=citation,
     )
 
 

@@ -1,0 +1,101 @@
+"""The benchmark harness: a smoke version of the CORAL table, the formats, the aggregation, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tltaxonomy import UnknownNameError
+from tltaxonomy._errors import ConfigError
+from tltaxonomy.harness import render, run_table
+from tltaxonomy.harness import tables as tables_mod
+from tltaxonomy.harness.tables import Cell, TableResult, load_table
+
+
+@pytest.fixture(scope="module")
+def coral_smoke(tmp_path_factory):
+    """Two columns of coral2016_surf_full (the full table is `tltax bench coral2016_surf_full`)."""
+    import os
+
+    from tltaxonomy.store import ResultStore
+
+    if not os.path.isdir(os.environ.get("TLTAX_DATA_DIR", "")):
+        pytest.skip("real data directory not found (set TLTAX_DATA_DIR)")
+    store = ResultStore(tmp_path_factory.mktemp("store"))
+    return store, run_table("coral2016_surf_full", columns=("D→W", "W→D"), store=store, progress=False)
+
+
+def test_smoke_reproduces_the_published_cells(coral_smoke):
+    _, result = coral_smoke
+    expected = {("NA", "D→W"): 52.5, ("NA", "W→D"): 78.3, ("CORAL", "D→W"): 84.7, ("CORAL", "W→D"): 86.6}
+    for (row, col), paper in expected.items():
+        cell = result.cell(row, col)
+        assert cell.paper == paper
+        assert cell.ours_mean == pytest.approx(paper, abs=0.1)
+        assert cell.n_seeds == 1 and cell.ours_se is None
+    assert result.n_computed == 4 and result.n_reused == 0
+
+
+def test_rerun_is_resumed_from_the_store(coral_smoke):
+    store, first = coral_smoke
+    again = run_table("coral2016_surf_full", columns=("D→W", "W→D"), store=store, progress=False)
+    assert again.n_reused == 4 and again.n_computed == 0
+    assert again.cells == first.cells
+
+
+def test_json_format_is_the_documented_schema(coral_smoke):
+    _, result = coral_smoke
+    payload = json.loads(render(result, "json"))
+    assert payload["table"] == "coral2016_surf_full"
+    assert "2-fold" in payload["protocol"] or "2-fold" in payload["selection"]
+    assert {c["row"] for c in payload["cells"]} == {"NA", "CORAL"}
+    assert {c["column"] for c in payload["cells"]} == {"D→W", "W→D"}
+    for cell in payload["cells"]:
+        assert set(cell) == {"row", "column", "ours_mean", "ours_se", "n_seeds", "paper"}
+
+
+def test_text_formats_show_ours_beside_the_paper(coral_smoke):
+    _, result = coral_smoke
+    md = render(result, "md")
+    assert "| D→W | 52.5 | 52.5 | +0.0 | 84.7 | 84.7 | +0.0 |" in md
+    assert "Selection: source_cv" in md and "Protocol:" in md
+    csv_text = render(result, "csv")
+    assert csv_text.splitlines()[0].startswith("table,protocol,selection,row,column,ours_mean")
+    assert len(csv_text.splitlines()) == 5
+    latex = render(result, "latex")
+    assert r"\begin{tabular}" in latex and r"D$\to$W" in latex
+    with pytest.raises(UnknownNameError, match="Did you mean 'json'"):
+        render(result, "jsno")
+
+
+def test_aggregation_mean_and_standard_error():
+    spec = load_table("coral2016_surf_full")
+    values = [40.0, 42.0, 47.0]
+    cell = Cell("CORAL", "A→C", sum(values) / 3, tables_mod._se(values), 3, 45.1)
+    assert cell.ours_se == pytest.approx(13**0.5 / 3**0.5)  # sample std (ddof=1) / sqrt(n)
+    result = TableResult(spec, (cell, Cell("CORAL", "A→D", 50.0, None, 1, 39.5)), 0, 0)
+    ours, paper = result.row_average("CORAL")
+    assert ours == pytest.approx((43.0 + 50.0) / 2) and paper == pytest.approx((45.1 + 39.5) / 2)
+
+
+def test_unknown_table_row_and_column_suggest_names(tmp_store):
+    with pytest.raises(UnknownNameError, match="Did you mean 'coral2016_surf_full'"):
+        load_table("coral2016_surf_ful")
+    with pytest.raises(UnknownNameError, match="row 'CORALL'"):
+        run_table("coral2016_surf_full", rows=("CORALL",), store=tmp_store, progress=False)
+    with pytest.raises(UnknownNameError, match="column 'X→Y'"):
+        run_table("coral2016_surf_full", columns=("X→Y",), store=tmp_store, progress=False)
+
+
+def test_malformed_specs_are_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    (tmp_path / "broken.yaml").write_text("rows: [unclosed\n")
+    with pytest.raises(ConfigError, match="broken.yaml is not valid YAML"):
+        load_table("broken")
+    (tmp_path / "nodataset.yaml").write_text("columns: {a: b}\nrows: [{name: X}]\n")
+    with pytest.raises(ConfigError, match="nodataset.yaml: missing or malformed field 'dataset'"):
+        load_table("nodataset")
+    (tmp_path / "badpaper.yaml").write_text("dataset: d\ncolumns: {a: b}\nrows: [{name: X}]\npaper: nope\n")
+    with pytest.raises(ConfigError, match="paper 'nope' not found"):
+        load_table("badpaper")
