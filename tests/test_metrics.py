@@ -1,0 +1,52 @@
+"""Tests of tltaxonomy.metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from tltaxonomy.metrics import accuracy, ari, clustering_accuracy, nmi
+
+
+def test_accuracy():
+    assert accuracy([0, 1, 1, 2], [0, 1, 2, 2]) == 0.75
+    assert accuracy(["a", "b"], ["a", "b"]) == 1.0
+
+
+def test_clustering_accuracy_of_a_permuted_labelling_is_one():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 300)
+    perm = rng.permutation(7) + 100  # other ids, permuted
+    assert clustering_accuracy(y, perm[y]) == 1.0
+
+
+def test_clustering_accuracy_hand_computed():
+    # contingency (classes x clusters): c0 -> {k0: 2}, c1 -> {k0: 1, k1: 1}, c2 -> {k1: 2}
+    # best one-to-one matching: c0-k0 (2) + c2-k1 (2) = 4 of 6
+    assert clustering_accuracy([0, 0, 1, 1, 2, 2], [0, 0, 0, 1, 1, 1]) == pytest.approx(4 / 6)
+
+
+def test_clustering_accuracy_with_more_clusters_than_classes():
+    # 2 classes, 3 clusters: the best matching covers 2 clusters; the third cluster's row is an error
+    y_true = ["a", "a", "a", "b", "b", "b"]
+    y_pred = [0, 0, 2, 1, 1, 1]
+    assert clustering_accuracy(y_true, y_pred) == pytest.approx(5 / 6)
+    # fewer clusters than classes
+    assert clustering_accuracy([0, 1, 2, 2], [0, 0, 1, 1]) == pytest.approx(3 / 4)
+
+
+def test_nmi_ari_agree_with_sklearn():
+    rng = np.random.default_rng(1)
+    y, c = rng.integers(0, 5, 200), rng.integers(0, 4, 200)
+    assert nmi(y, c) == pytest.approx(normalized_mutual_info_score(y, c))
+    assert ari(y, c) == pytest.approx(adjusted_rand_score(y, c))
+    assert nmi(y, y) == pytest.approx(1.0) and ari(y, y) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("fn", [accuracy, clustering_accuracy, nmi, ari])
+def test_metric_input_errors(fn):
+    with pytest.raises(ValueError, match=f"{fn.__name__}: y_true has 3 entries but y_pred has 2"):
+        fn([0, 1, 1], [0, 1])
+    with pytest.raises(ValueError, match=f"{fn.__name__}: y_true and y_pred are empty"):
+        fn([], [])

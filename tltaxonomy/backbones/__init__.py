@@ -1,0 +1,33 @@
+"""Backbones: feature-extractor networks, their registry, pretraining and pretrained checkpoints.
+
+A backbone maps inputs to features (``out_features`` wide); strategies add their own heads. A backbone
+can be given by registered name (``"lenet"``, ``"mlp"``), as any :class:`torch.nn.Module`, or as the path
+of a checkpoint written by :func:`pretrain_backbone`.
+"""
+
+from .registry import get_backbone, list_backbones, register_backbone
+from .networks import LeNet, MLP  # noqa: E402  (registers the built-in backbones)
+from .pretrain import (
+    BackboneSpec,
+    FeatureClassifier,
+    build_backbone,
+    extract_features,
+    feature_dim,
+    load_pretrained,
+    pretrain_backbone,
+)
+
+__all__ = [
+    "BackboneSpec",
+    "FeatureClassifier",
+    "LeNet",
+    "MLP",
+    "build_backbone",
+    "extract_features",
+    "feature_dim",
+    "get_backbone",
+    "list_backbones",
+    "load_pretrained",
+    "pretrain_backbone",
+    "register_backbone",
+]

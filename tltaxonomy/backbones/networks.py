@@ -1,0 +1,127 @@
+"""Built-in backbone networks: feature extractors ``x -> z`` (a classifier head is added by strategies)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .registry import register_backbone
+
+__all__ = ["LeNet", "MLP"]
+
+
+@register_backbone("lenet")
+class LeNet(nn.Module):
+    r"""LeNet-5 style feature extractor for small grey-level images (the digits backbone of CDAN / TLlib).
+
+    conv(C→20, 5×5) → max-pool 2 → ReLU → conv(20→50, 5×5) → dropout → max-pool 2 → ReLU →
+    flatten (800 for 28×28 inputs) → linear(→500) → ReLU.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)`` of the inputs; flat inputs ``(n, C*H*W)`` are reshaped.
+    out_features : int, default=500
+        Feature dimension.
+    dropout : float, default=0.5
+        Dropout probability after the second convolution (``Dropout2d``).
+
+    Attributes
+    ----------
+    out_features : int
+        Feature dimension.
+    input_shape : tuple of int
+        Expected input shape (without the batch axis).
+
+    References
+    ----------
+    .. [1] LeCun, Bottou, Bengio, Haffner. "Gradient-based learning applied to document recognition."
+       Proc. IEEE 86(11), 1998.
+    .. [2] Long, Cao, Wang, Jordan. "Conditional Adversarial Domain Adaptation." NeurIPS 2018.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = LeNet()
+    >>> net(torch.zeros(2, 784)).shape
+    torch.Size([2, 500])
+    """
+
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), out_features: int = 500, dropout: float = 0.5):
+        super().__init__()
+        if len(input_shape) != 3:
+            raise ValueError(f"LeNet: input_shape must be (channels, height, width), got {tuple(input_shape)!r}.")
+        c, h, w = (int(v) for v in input_shape)
+        fh, fw = ((h - 4) // 2 - 4) // 2, ((w - 4) // 2 - 4) // 2
+        if fh < 1 or fw < 1:
+            raise ValueError(f"LeNet: input_shape {tuple(input_shape)!r} is too small; height and width must be >= 16.")
+        self.input_shape = (c, h, w)
+        self.out_features = int(out_features)
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, 20, kernel_size=5),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+            nn.Conv2d(20, 50, kernel_size=5),
+            nn.Dropout2d(p=dropout),
+            nn.MaxPool2d(2),
+            nn.ReLU(),
+        )
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(50 * fh * fw, self.out_features), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.conv(x.reshape(-1, *self.input_shape)))
+
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
+
+
+@register_backbone("mlp")
+class MLP(nn.Module):
+    """Multi-layer perceptron feature extractor: ``[linear → activation → dropout] × len(hidden)``.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(784,)
+        Shape of one input; inputs are flattened, so ``in_features = prod(input_shape)``.
+    hidden : sequence of int, default=(500, 500)
+        Width of each hidden layer; the last one is the feature dimension.
+    activation : {"relu", "tanh", "gelu", "sigmoid", "leaky_relu"}, default="relu"
+        Non-linearity after each layer.
+    dropout : float, default=0.0
+        Dropout probability after each activation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> MLP(input_shape=(10,), hidden=(8, 4))(torch.zeros(3, 10)).shape
+    torch.Size([3, 4])
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (784,),
+        hidden: Sequence[int] = (500, 500),
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"MLP: activation={activation!r} is not supported; use one of {sorted(_ACTIVATIONS)}.")
+        if len(hidden) == 0:
+            raise ValueError("MLP: hidden must list at least one layer width, e.g. hidden=(500,).")
+        self.input_shape = tuple(int(v) for v in input_shape)
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(self.input_shape)
+        for h in hidden:
+            layers += [nn.Linear(width, int(h)), _ACTIVATIONS[activation]()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = int(h)
+        self.out_features = width
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(x.shape[0], -1))
