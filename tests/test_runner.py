@@ -163,3 +163,24 @@ def test_every_dataset_and_pretrain_config_composes():
         assert cfg.dataset.preprocess == ds.default_preprocess, option
     for option in _options("pretrain"):
         compose_config([f"pretrain={option}"])
+
+
+def test_inductive_and_unsupervised_runs_pretrain_once_and_record_it(shared_data_dir, tmp_store):
+    """Smoke version of the transfer_digits_* tables: one short pretraining on MNIST, shared."""
+    common = ["dataset=digits", "task=MNIST_to_USPS", "pretrain.trainer.max_epochs=1"]
+    probe = run_experiment(
+        compose_config([*common, "strategy=linear_probe", "protocol.labels_per_class=5"]), store=tmp_store
+    ).record
+    km = run_experiment(compose_config([*common, "strategy=kmeans_transfer", "strategy.n_init=1"]), store=tmp_store).record
+    checkpoints = list((tmp_store.cache_dir / "pretrained").glob("*.pt"))
+    assert len(checkpoints) == 1  # cached by content: the second run reused it
+    assert probe["runtime_params"]["pretrained"] == km["runtime_params"]["pretrained"] == str(checkpoints[0])
+    assert "pretrain_s" in probe["timings"] and "pretrain_s" in km["timings"]
+    assert probe["setting"] == "inductive" and probe["selection"] == "none"
+    assert probe["protocol_info"]["n_labelled"] == 50 and probe["metrics"]["target/acc"] > 0.5
+    assert km["setting"] == "unsupervised" and km["runtime_params"]["n_clusters"] == "10"
+    assert set(km["metrics"]) == {"target/acc", "target/nmi", "target/ari"}
+    scratch_cfg = run_experiment(
+        compose_config([*common, "strategy=scratch", "strategy.max_epochs=1", "protocol.labels_per_class=2"]), store=tmp_store
+    ).record["config"]
+    assert "pretrain" not in scratch_cfg  # a strategy without pretrained weights does not depend on them

@@ -18,7 +18,16 @@ from ._errors import (  # noqa: F401
 from .base import MASKED, stack_domains  # noqa: F401
 from .registry import get_strategy, list_strategies, make_strategy, register  # noqa: F401
 
-# Importing the branches registers their strategies.
-from . import inductive, transductive, unsupervised  # noqa: E402,F401
-
 __version__ = "0.1.0"
+
+_BRANCHES = ("inductive", "transductive", "unsupervised")
+
+
+def __getattr__(name: str):
+    # The branches (and torch) are imported on first use, so that `tltax list tables` or a data
+    # check does not pay for them; the registry imports them all before it answers.
+    if name in _BRANCHES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tltaxonomy' has no attribute {name!r}")

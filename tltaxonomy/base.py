@@ -189,6 +189,14 @@ class BaseStrategy(BaseEstimator):
     _setting: str = ""
     _family: str = ""
 
+    def selection_protocol(self) -> str:
+        """How this strategy chooses its own hyper-parameters when fitted (recorded with every run).
+
+        ``"none"`` = fixed hyper-parameters; ``"source_cv"`` = cross-validation on labelled source rows;
+        ``"source_val"`` = a held-out split of the training rows. Never target labels.
+        """
+        return "none"
+
 
 class BaseDomainAdaptationClassifier(ClassifierMixin, BaseStrategy):
     """Base class of transductive (domain-adaptation) classifiers.

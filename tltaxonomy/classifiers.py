@@ -133,6 +133,13 @@ class CVSVC(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def estimator_selection(estimator) -> str:
+    """The selection protocol of a base ``estimator`` (``None`` = the toolkit's :class:`CVSVC`)."""
+    if estimator is None or isinstance(estimator, CVSVC) or hasattr(estimator, "cv"):
+        return "source_cv"
+    return "none"
+
+
 def clone_or_default(estimator, default):
     """``clone(estimator)``, or ``default`` (a fresh instance) when ``estimator`` is None."""
     return default if estimator is None else clone(estimator)

@@ -70,8 +70,10 @@ def register(name: str, *, setting: str, family: str):
 
 
 def _ensure_loaded() -> None:
-    # Importing the package registers every built-in strategy.
-    import tltaxonomy  # noqa: F401
+    # Importing the three branches registers every built-in strategy.
+    import tltaxonomy.inductive  # noqa: F401
+    import tltaxonomy.transductive  # noqa: F401
+    import tltaxonomy.unsupervised  # noqa: F401
 
 
 def get_strategy(name: str) -> type:

@@ -211,7 +211,7 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
         "dataset": dataset_cfg["name"],
         "task": config["task"],
         "seed": seed,
-        "selection": config.get("selection", "none"),
+        "selection": config.get("selection") or strategy.selection_protocol(),
         "metrics": metrics,
         "protocol_info": info,
         "runtime_params": {k: str(v) for k, v in extra.items()},

@@ -53,15 +53,17 @@ def _markdown(result: TableResult) -> str:
     """Tasks as rows; for each method, ours (± s.e.), the paper's, and the difference."""
     spec = result.spec
     columns, grid = _grid(result)
+    has_paper = any(c.paper is not None for c in result.cells)
     header = ["task"]
     for row, _ in grid:
-        header += [f"{row} (ours)", f"{row} (paper)", "Δ"]
+        header += [f"{row} (ours)", f"{row} (paper)", "Δ"] if has_paper else [row]
     lines = [
         f"### {spec.title}",
         "",
         f"Protocol: {spec.protocol}",
         "",
-        f"Selection: {spec.selection}. Seeds: {', '.join(map(str, spec.seeds))}. Source: {spec.citation}",
+        f"Selection: {spec.selection}. Seeds: {', '.join(map(str, spec.seeds))}. "
+        + (f"Published numbers: {spec.citation}" if has_paper else "No published numbers (a table of our own)."),
         "",
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),
@@ -69,7 +71,7 @@ def _markdown(result: TableResult) -> str:
     for j, column in enumerate(columns):
         cells = [column if column != "avg" else "**avg**"]
         for _, entries in grid:
-            cells += list(entries[j])
+            cells += list(entries[j]) if has_paper else [entries[j][0]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"({result.n_computed} runs computed, {result.n_reused} reused from the store)")

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from .._linalg import covariance, sym_matrix_power
 from ..base import BaseDomainAdaptationClassifier, DomainSplit
-from ..classifiers import CVSVC, clone_or_default
+from ..classifiers import CVSVC, clone_or_default, estimator_selection
 from ..registry import register
 
 __all__ = ["CORAL", "coral_transform_matrix"]
@@ -141,6 +141,10 @@ class CORAL(BaseDomainAdaptationClassifier):
         """Predict labels; rows with positive ``sample_domain`` are mapped by ``A_`` first."""
         X = self._validate_predict_X(X, sample_domain)
         return self.classes_[self._predict_encoded(self._align(X, sample_domain))]
+
+    def selection_protocol(self) -> str:
+        """``"source_cv"`` with the default SVM (C by 2-fold CV on the source rows)."""
+        return estimator_selection(self.estimator)
 
     def _predict_encoded(self, X):
         if self.variant == "transform":

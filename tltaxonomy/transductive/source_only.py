@@ -6,7 +6,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods
 
 from ..base import BaseDomainAdaptationClassifier, DomainSplit
-from ..classifiers import CVSVC, clone_or_default
+from ..classifiers import CVSVC, clone_or_default, estimator_selection
 from ..registry import register
 
 __all__ = ["SourceOnly"]
@@ -43,6 +43,10 @@ class SourceOnly(BaseDomainAdaptationClassifier):
         self._validate_params()
         self.estimator_ = clone_or_default(self.estimator, CVSVC(kernel="linear"))
         self.estimator_.fit(split.X_source, split.y_source)
+
+    def selection_protocol(self) -> str:
+        """``"source_cv"`` with the default SVM (C by 2-fold CV on the source rows)."""
+        return estimator_selection(self.estimator)
 
     def _predict_encoded(self, X):
         return self.estimator_.predict(X)
