@@ -41,14 +41,31 @@ def _ids(infos):
 
 
 # ---------------------------------------------------------------------------------------------
-# sklearn's estimator checks.
-# They apply to the shallow transductive strategies (with sample_domain=None every row is source,
-# which is how sklearn's checks call fit) and to the toolkit's CVSVC. The torch strategies take
-# images of a fixed `input_shape` (LeNet on 1x28x28), which sklearn's generated data (a few
-# features) cannot feed; they are covered by the contract tests below and in their own files.
-# Expected failures: none.
+# sklearn's estimator checks, over the whole registry (and the toolkit's CVSVC).
+# - Transductive strategies: sklearn's checks call fit(X, y) without sample_domain, i.e. every row is
+#   source (the documented meaning of sample_domain=None), so the checks apply as they are.
+# - Torch strategies: their default backbone is LeNet on 1x28x28 images, which sklearn's generated
+#   data (a few features) cannot feed; the checks run them with an MLP backbone on flat inputs
+#   (backbone="mlp", input_shape=None), the same code path.
+# Expected failures, with the reason:
 # ---------------------------------------------------------------------------------------------
-@parametrize_with_checks([CVSVC(), *[make_instance(s) for s in TRANSDUCTIVE]])
+EXPECTED_FAILED_CHECKS = {
+    "LinearProbe": {
+        "check_methods_subset_invariance": (
+            "float32 torch features of a row differ by ~1e-7 absolute when the row is extracted in a "
+            "batch of another size (BLAS blocking); sklearn's tolerance is atol=1e-7"
+        ),
+    },
+}
+_MLP = {"backbone": "mlp", "input_shape": None}
+SKLEARN_CHECK_INSTANCES = [CVSVC()] + [
+    make_instance(s, **({} if s.setting == "transductive" else _MLP)) for s in ALL
+]
+
+
+@parametrize_with_checks(
+    SKLEARN_CHECK_INSTANCES, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {})
+)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

@@ -14,6 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -28,7 +29,7 @@ __all__ = ["LinearProbe", "FineTune", "FromScratch"]
 
 _BACKBONE_CONSTRAINTS = {
     "backbone": [str, os.PathLike, nn.Module],
-    "input_shape": [tuple, list],
+    "input_shape": [tuple, list, None],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
     "device": [str, torch.device],
     "random_state": [Interval(Integral, 0, None, closed="left"), None],
@@ -44,10 +45,12 @@ class _BackboneClassifier(BaseInductiveClassifier):
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = validate_data(self, X, reset=reset, dtype=np.float32)
-        n_in = math.prod(self.input_shape)
+        if reset:  # None = flat vectors of X's width (for MLP backbones)
+            self.input_shape_ = (X.shape[1],) if self.input_shape is None else tuple(self.input_shape)
+        n_in = math.prod(self.input_shape_)
         if X.shape[1] != n_in:
             raise ValueError(
-                f"{type(self).__name__}: X has {X.shape[1]} features but input_shape={tuple(self.input_shape)} needs "
+                f"{type(self).__name__}: X has {X.shape[1]} features but input_shape={self.input_shape_} needs "
                 f"{n_in} (flat rows); fix input_shape or reshape X."
             )
         return X
@@ -70,7 +73,7 @@ class _BackboneClassifier(BaseInductiveClassifier):
 
 
 @register("linear_probe", setting="inductive", family="fine_tuning")
-class LinearProbe(_BackboneClassifier):
+class LinearProbe(TransformerMixin, _BackboneClassifier):
     r"""Linear probe: logistic regression on the features of a frozen (pretrained) backbone.
 
     With :math:`f_\theta` the frozen backbone, fits
@@ -87,8 +90,9 @@ class LinearProbe(_BackboneClassifier):
     pretrained : str or path-like, optional
         Checkpoint written by :func:`~tltaxonomy.backbones.pretrain_backbone`; ``None`` = random
         features (a baseline).
-    input_shape : tuple of int, default=(1, 28, 28)
-        Shape of one input; ``X`` holds flat rows of ``prod(input_shape)`` values.
+    input_shape : tuple of int or None, default=(1, 28, 28)
+        Shape of one input; ``X`` holds flat rows of ``prod(input_shape)`` values. ``None`` = flat
+        vectors as wide as ``X`` (for an MLP backbone).
     C : float, default=1.0
         Inverse L2 regularisation strength of the logistic regression.
     max_iter : int, default=1000
@@ -108,6 +112,8 @@ class LinearProbe(_BackboneClassifier):
         The frozen backbone.
     classifier_ : sklearn.linear_model.LogisticRegression
         The probe.
+    n_iter_ : ndarray
+        Iterations the probe's solver ran.
 
     References
     ----------
@@ -165,16 +171,22 @@ class LinearProbe(_BackboneClassifier):
         """
         X, y_enc = self._prepare_fit(X, y, sample_domain)
         with seeded(self.random_state):
-            self.backbone_ = build_backbone(self.backbone, input_shape=self.input_shape, pretrained=self.pretrained)
+            self.backbone_ = build_backbone(self.backbone, input_shape=self.input_shape_, pretrained=self.pretrained)
         self.backbone_.requires_grad_(False)
         Z = self._features(X)
         self.classifier_ = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=self.random_state)
         self.classifier_.fit(Z, y_enc)
+        self.n_iter_ = self.classifier_.n_iter_
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # torch features are float32
+        return tags
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return extract_features(
-            self.backbone_, X, input_shape=tuple(self.input_shape), batch_size=self.batch_size, device=self.device
+            self.backbone_, X, input_shape=self.input_shape_, batch_size=self.batch_size, device=self.device
         )
 
     def transform(self, X) -> np.ndarray:
@@ -219,7 +231,7 @@ class _TrainedClassifier(_BackboneClassifier):
             Accepted for API uniformity; every row given is used.
         """
         X, y_enc = self._prepare_fit(X, y, sample_domain)
-        shape = tuple(self.input_shape)
+        shape = self.input_shape_
         pretrained = None if self._random_init else self.pretrained
         with seeded(self.random_state):
             backbone = build_backbone(self.backbone, input_shape=shape, pretrained=pretrained, load_weights=not self._random_init)
@@ -240,7 +252,7 @@ class _TrainedClassifier(_BackboneClassifier):
         out = []
         with torch.no_grad():
             for start in range(0, X.shape[0], max(self.batch_size, 256)):
-                xb = X[start : start + max(self.batch_size, 256)].reshape(-1, *self.input_shape).to(device)
+                xb = X[start : start + max(self.batch_size, 256)].reshape(-1, *self.input_shape_).to(device)
                 out.append(torch.softmax(self.model_(xb), dim=1).cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes_)), dtype=np.float32)
 
@@ -250,8 +262,9 @@ _TRAINED_DOC = """
     ----------
     backbone : str, path-like or torch.nn.Module, default="lenet"
         Registered name, module, or checkpoint path (see :func:`~tltaxonomy.backbones.build_backbone`).{pretrained}
-    input_shape : tuple of int, default=(1, 28, 28)
-        Shape of one input; ``X`` holds flat rows of ``prod(input_shape)`` values.
+    input_shape : tuple of int or None, default=(1, 28, 28)
+        Shape of one input; ``X`` holds flat rows of ``prod(input_shape)`` values. ``None`` = flat
+        vectors as wide as ``X`` (for an MLP backbone).
     max_epochs : int, default=30
         Training epochs over the labelled rows.
     batch_size : int, default=32

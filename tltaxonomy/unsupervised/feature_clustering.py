@@ -8,6 +8,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from sklearn.base import TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler, normalize
@@ -24,7 +25,7 @@ __all__ = ["FeatureKMeans"]
 
 
 @register("feature_kmeans", setting="unsupervised", family="feature_reuse")
-class FeatureKMeans(BaseTransferClusterer):
+class FeatureKMeans(TransformerMixin, BaseTransferClusterer):
     r"""K-means on transferred features: :math:`\min_{\mu, c} \sum_i \| g(f_\theta(x_i)) - \mu_{c_i} \|^2`.
 
     :math:`f_\theta` is an encoder pretrained on another (source) task and frozen; :math:`g` is the
@@ -42,7 +43,7 @@ class FeatureKMeans(BaseTransferClusterer):
         architecture recorded in the checkpoint.
     pretrained : str or path-like, optional
         Checkpoint of :func:`~tltaxonomy.backbones.pretrain_backbone` whose weights the encoder loads.
-    input_shape : tuple of int, default=(1, 28, 28)
+    input_shape : tuple of int or None, default=(1, 28, 28)
         Shape of one input; ``X`` holds flat rows.
     normalize : {"l2", "standard", "none"}, default="l2"
         Feature scaling before clustering: unit L2 norm per row, z-score per feature, or nothing.
@@ -86,7 +87,7 @@ class FeatureKMeans(BaseTransferClusterer):
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "backbone": [str, os.PathLike, nn.Module, None],
         "pretrained": [str, os.PathLike, None],
-        "input_shape": [tuple, list],
+        "input_shape": [tuple, list, None],
         "normalize": [StrOptions({"l2", "standard", "none"})],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "n_init": [Interval(Integral, 1, None, closed="left")],
@@ -122,10 +123,12 @@ class FeatureKMeans(BaseTransferClusterer):
 
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
         X = validate_data(self, X, reset=reset, dtype=np.float32)
-        n_in = math.prod(self.input_shape)
+        if reset:  # None = flat vectors of X's width
+            self.input_shape_ = (X.shape[1],) if self.input_shape is None else tuple(self.input_shape)
+        n_in = math.prod(self.input_shape_)
         if X.shape[1] != n_in:
             raise ValueError(
-                f"FeatureKMeans: X has {X.shape[1]} features but input_shape={tuple(self.input_shape)} needs {n_in} "
+                f"FeatureKMeans: X has {X.shape[1]} features but input_shape={self.input_shape_} needs {n_in} "
                 "(flat rows); fix input_shape or reshape X."
             )
         return X
@@ -134,7 +137,7 @@ class FeatureKMeans(BaseTransferClusterer):
         if self.encoder_ is None:
             return X
         return extract_features(
-            self.encoder_, X, input_shape=tuple(self.input_shape), batch_size=self.batch_size, device=self.device
+            self.encoder_, X, input_shape=self.input_shape_, batch_size=self.batch_size, device=self.device
         )
 
     def _scale(self, Z: np.ndarray, *, fit: bool) -> np.ndarray:
@@ -176,13 +179,18 @@ class FeatureKMeans(BaseTransferClusterer):
             self.encoder_ = None
         else:
             with seeded(self.random_state):
-                self.encoder_ = build_backbone(self.backbone, input_shape=self.input_shape, pretrained=self.pretrained)
+                self.encoder_ = build_backbone(self.backbone, input_shape=self.input_shape_, pretrained=self.pretrained)
             self.encoder_.requires_grad_(False)
         Z = self._scale(self._encode(X), fit=True)
         self.kmeans_ = KMeans(n_clusters=self.n_clusters, n_init=self.n_init, random_state=self.random_state).fit(Z)
         self.labels_ = self.kmeans_.labels_
         self.cluster_centers_ = self.kmeans_.cluster_centers_
         return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # features are computed in float32
+        return tags
 
     def transform(self, X) -> np.ndarray:
         """Features of ``X`` in the clustered space (encoded, scaled, optionally PCA-reduced)."""
