@@ -28,36 +28,6 @@ def _toy(n=40, d=16, seed=0, labels=("cat", "dog")):
     return X, y
 
 
-@pytest.fixture(scope="module")
-def digits():
-    """MNIST (source) and USPS (target) at 28x28 from the shared data; skipped if the files are absent."""
-    from tltaxonomy.datasets import load_task
-
-    if not (SHARED_DATA / "usps" / "usps.h5").is_file():
-        pytest.skip(f"shared digit data not found in {SHARED_DATA}")
-    return load_task("digits", "MNIST_to_USPS", data_dir=SHARED_DATA)
-
-
-#: the small pretraining of the behaviour tests (verified margins: see the assertions)
-SMALL_PRETRAIN = {"max_epochs": 2, "batch_size": 32, "lr": 3e-3, "device": "cpu", "seed": 0}
-
-
-@pytest.fixture(scope="module")
-def lenet_ckpt(digits, tmp_path_factory):
-    """LeNet pretrained for 2 epochs on 3000 MNIST digits (about 15 s on 2 idle cores).
-
-    The file lies in the session's base temporary folder, so every test module of the session that
-    asks for it reuses it (:func:`pretrain_backbone` returns an existing valid checkpoint).
-    """
-    path = tmp_path_factory.getbasetemp() / "lenet_mnist3000_e2.pt"
-    rng = np.random.default_rng(0)
-    idx = rng.choice(len(digits.y_source), 3000, replace=False)
-    return pretrain_backbone(
-        "lenet", digits.X_source[idx], digits.y_source[idx], input_shape=(1, 28, 28), trainer=SMALL_PRETRAIN,
-        checkpoint_path=path,
-    )
-
-
 @pytest.mark.parametrize(
     "name, cls",
     [("linear_probe", LinearProbe), ("finetune", FineTune), ("scratch", FromScratch)],

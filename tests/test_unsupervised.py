@@ -14,7 +14,6 @@ from tltaxonomy.metrics import clustering_accuracy, nmi
 from tltaxonomy.unsupervised import FeatureKMeans
 
 # the digit data and the small pretrained LeNet are shared with the inductive tests
-from test_inductive import digits, lenet_ckpt  # noqa: E402,F401
 
 
 def _blobs(n_per=20, d=6, seed=0):

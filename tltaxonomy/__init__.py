@@ -8,6 +8,7 @@ Every strategy is a scikit-learn estimator registered by name (:func:`list_strat
 """
 
 from ._errors import (  # noqa: F401
+    CheckpointError,
     ConfigError,
     DataChecksumError,
     DataFileError,
@@ -19,6 +20,22 @@ from .base import MASKED, stack_domains  # noqa: F401
 from .registry import get_strategy, list_strategies, make_strategy, register  # noqa: F401
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "MASKED",
+    "CheckpointError",
+    "ConfigError",
+    "DataChecksumError",
+    "DataFileError",
+    "DataFileNotFoundError",
+    "TLTaxonomyError",
+    "UnknownNameError",
+    "get_strategy",
+    "list_strategies",
+    "make_strategy",
+    "register",
+    "stack_domains",
+]
 
 _BRANCHES = ("inductive", "transductive", "unsupervised")
 

@@ -17,6 +17,7 @@ __all__ = [
     "DataFileNotFoundError",
     "DataChecksumError",
     "ConfigError",
+    "CheckpointError",
     "unknown_name_error",
 ]
 
@@ -42,6 +43,10 @@ class DataFileNotFoundError(DataFileError, FileNotFoundError):
 
 class DataChecksumError(DataFileError):
     """A data file exists but its sha256 is not the pinned one."""
+
+
+class CheckpointError(TLTaxonomyError, OSError):
+    """A checkpoint file is missing, corrupt, unsafe or does not match the model it is loaded into."""
 
 
 class ConfigError(TLTaxonomyError, ValueError):

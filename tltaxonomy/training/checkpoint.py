@@ -18,13 +18,11 @@ from typing import Any
 
 import torch
 
-from .._errors import TLTaxonomyError
+from .._errors import CheckpointError  # noqa: F401  (re-exported: tltaxonomy.training.CheckpointError)
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint"]
 
 
-class CheckpointError(TLTaxonomyError, OSError):
-    """A checkpoint file is missing, corrupt, unsafe or does not match the model it is loaded into."""
 
 
 def save_checkpoint(obj: dict[str, Any], path: str | os.PathLike) -> Path:
