@@ -22,7 +22,8 @@ def test_run_writes_one_record_and_reuses_it(shared_data_dir, tmp_store):
     assert rec["dataset"] == "office_caltech_surf" and rec["task"] == "D_to_W" and rec["seed"] == 0
     assert rec["selection"] == "source_cv"
     assert rec["config"]["strategy"]["variant"] == "released_code"
-    assert "pretrain" not in rec["config"] and "protocol" not in rec["config"]  # irrelevant to CORAL: not hashed
+    assert "pretrain" not in rec["config"]  # irrelevant to CORAL: not hashed
+    assert rec["config"]["protocol"] == {"source_per_class": None}  # the inductive budget is not hashed either
     assert {"load_s", "fit_s", "predict_s", "total_s"} <= set(rec["timings"])
     assert {"numpy", "scikit-learn", "torch", "tltaxonomy"} <= set(rec["versions"])
     assert rec["metrics"]["target/acc"] == pytest.approx(0.847, abs=0.001)  # CORAL's D→W: 84.7
@@ -184,3 +185,19 @@ def test_inductive_and_unsupervised_runs_pretrain_once_and_record_it(shared_data
         compose_config([*common, "strategy=scratch", "strategy.max_epochs=1", "protocol.labels_per_class=2"]), store=tmp_store
     ).record["config"]
     assert "pretrain" not in scratch_cfg  # a strategy without pretrained weights does not depend on them
+
+
+def test_standard_protocol_draws_k_source_rows_per_class(shared_data_dir, tmp_store):
+    full = run_experiment(compose_config(["strategy=source_only", "task=W_to_D"]), store=tmp_store).record
+    draws = [
+        run_experiment(
+            compose_config(["strategy=source_only", "task=W_to_D", "protocol.source_per_class=3", f"seed={seed}"]),
+            store=tmp_store,
+        ).record
+        for seed in (0, 1)
+    ]
+    assert full["protocol_info"]["n_source"] == 295
+    assert draws[0]["protocol_info"]["n_source"] == 30  # 3 per class x 10 classes
+    assert draws[0]["config"]["protocol"] == {"source_per_class": 3}
+    assert len({full["config_hash"], draws[0]["config_hash"], draws[1]["config_hash"]}) == 3
+    assert draws[0]["metrics"] != draws[1]["metrics"] or draws[0]["metrics"] != full["metrics"]

@@ -1,7 +1,9 @@
 """Evaluation protocols, one per setting of the taxonomy.
 
 - **transductive**: fit on source rows (labelled) + target rows (labels masked), score the target
-  test split. Target labels reach only the scorer, after ``predict``.
+  test split. Target labels reach only the scorer, after ``predict``. With
+  ``protocol.source_per_class=k``, each seed draws k labelled source rows per class (the "standard
+  protocol" of the Office-Caltech papers).
 - **inductive**: draw ``protocol.labels_per_class`` labelled rows per class from the target train
   split (seeded), fit on those only, score the target test split.
 - **unsupervised**: cluster the target rows (no label is given to the strategy), score the
@@ -35,6 +37,13 @@ def draw_labelled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray
 
 def _transductive(strategy, task, config, timings):
     X, y, sd = task.domain_adaptation_view()
+    per_class = (config.get("protocol") or {}).get("source_per_class")
+    n_source = task.X_source.shape[0]
+    if per_class is not None:  # the "standard protocol": a seeded draw of k labelled source rows per class
+        keep = np.r_[draw_labelled_subset(np.asarray(task.y_source), int(per_class), int(config["seed"])),
+                     np.arange(n_source, X.shape[0])]
+        X, y, sd = X[keep], y[keep], sd[keep]
+        n_source = int((sd > 0).sum())
     t = time.perf_counter()
     strategy.fit(X, y, sample_domain=sd)
     timings["fit_s"] = time.perf_counter() - t
@@ -42,7 +51,7 @@ def _transductive(strategy, task, config, timings):
     y_pred = strategy.predict(task.X_test, sample_domain=-np.ones(task.X_test.shape[0], dtype=int))
     timings["predict_s"] = time.perf_counter() - t
     metrics = {"target/acc": accuracy(task.y_test, y_pred)}
-    info = {"n_source": int(task.X_source.shape[0]), "n_target": int(task.X_target.shape[0]), "n_test": int(task.X_test.shape[0])}
+    info = {"n_source": int(n_source), "n_target": int(task.X_target.shape[0]), "n_test": int(task.X_test.shape[0])}
     return metrics, info
 
 

@@ -145,6 +145,10 @@ def _strategy_class(config: dict) -> type:
         raise ConfigError(f"strategy._target_={target!r} cannot be imported: {exc}") from None
 
 
+#: which ``protocol.*`` keys each setting's protocol reads (the others do not enter its hash)
+_PROTOCOL_KEYS = {"inductive": ("labels_per_class",), "transductive": ("source_per_class",), "unsupervised": ()}
+
+
 def _effective_config(config: dict) -> dict:
     """Drop the parts of the config that cannot influence this strategy's run, so that the hash (and
     the stored record) only changes when something that matters changes."""
@@ -152,8 +156,10 @@ def _effective_config(config: dict) -> dict:
     setting = getattr(cls, "_setting", "")
     params = cls().get_params(deep=False) if hasattr(cls, "get_params") else {}
     config = dict(config)
-    if setting != "inductive":
-        config.pop("protocol", None)
+    keys = _PROTOCOL_KEYS.get(setting, ())
+    protocol = {k: v for k, v in (config.pop("protocol", None) or {}).items() if k in keys}
+    if protocol:
+        config["protocol"] = protocol
     if "pretrained" not in params:
         config.pop("pretrain", None)
     return config
