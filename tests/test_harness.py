@@ -99,3 +99,21 @@ def test_malformed_specs_are_named(tmp_path, monkeypatch):
     (tmp_path / "badpaper.yaml").write_text("dataset: d\ncolumns: {a: b}\nrows: [{name: X}]\npaper: nope\n")
     with pytest.raises(ConfigError, match="paper 'nope' not found"):
         load_table("badpaper")
+
+
+def test_every_table_spec_loads_and_points_at_real_tasks_and_configs():
+    from tltaxonomy.datasets import get_dataset
+    from tltaxonomy.harness import list_tables
+    from tltaxonomy.runner import compose_config
+
+    tables = list_tables()
+    assert {"coral2016_surf_full", "coral2016_surf_standard", "coral2016_amazon"} <= set(tables)
+    for table_id in tables:
+        spec = load_table(table_id)
+        tasks = get_dataset(spec.dataset).tasks
+        assert set(spec.columns.values()) <= set(tasks), table_id
+        assert spec.protocol and spec.selection, f"{table_id} must say its protocol and selection"
+        for row in spec.rows:
+            compose_config([*spec.overrides, f"dataset={spec.dataset}", *row.overrides])
+        if spec.citation:  # a reproduced table: every row we print has the paper's value
+            assert all(v is not None for row in spec.rows for v in spec.paper[row.name]), table_id
