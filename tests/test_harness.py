@@ -117,3 +117,65 @@ def test_every_table_spec_loads_and_points_at_real_tasks_and_configs():
             compose_config([*spec.overrides, f"dataset={spec.dataset}", *row.overrides])
         if spec.citation:  # a reproduced table: every row we print has the paper's value
             assert all(v is not None for row in spec.rows for v in spec.paper[row.name]), table_id
+
+
+def _own_table(bench_dir, name="tiny", **extra):
+    spec = {
+        "title": "tiny",
+        "paper": None,
+        "dataset": "gaussian_shift",
+        "metric": "target/acc",
+        "seeds": [0, 1],
+        "selection": "source_cv",
+        "protocol": "a tiny table for the tests",
+        "columns": {"cov": "covariate"},
+        "rows": [{"name": "NA", "overrides": ["strategy=source_only_linear"]}, {"name": "CORAL", "overrides": ["strategy=coral_linear"]}],
+        **extra,
+    }
+    import yaml
+
+    (bench_dir / f"{name}.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+
+
+def test_parallel_cells_give_the_same_numbers_as_serial(tmp_path, monkeypatch):
+    from tltaxonomy.store import ResultStore
+
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _own_table(tmp_path)
+    serial = run_table("tiny", store=ResultStore(tmp_path / "a"), progress=False)
+    parallel = run_table("tiny", store=ResultStore(tmp_path / "b"), progress=False, n_jobs=2)
+    assert [c.as_dict() for c in serial.cells] == [c.as_dict() for c in parallel.cells]
+    assert parallel.n_computed == 4
+    again = run_table("tiny", store=ResultStore(tmp_path / "b"), progress=False, n_jobs=2)
+    assert (again.n_computed, again.n_reused) == (0, 4)
+    assert [c.as_dict() for c in again.cells] == [c.as_dict() for c in serial.cells]
+
+
+def test_suites_and_notes(tmp_path, monkeypatch):
+    from tltaxonomy.harness import load_suite
+
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _own_table(tmp_path, notes="why   ours differs")
+    (tmp_path / "both.yaml").write_text("suite: [tiny]\n")
+    assert load_suite("both") == ("tiny",) and load_suite("tiny") is None
+    with pytest.raises(ConfigError, match="'both' is a suite of tables \\(tiny\\)"):
+        load_table("both")
+    (tmp_path / "nested.yaml").write_text("suite: [both]\n")
+    with pytest.raises(ConfigError, match="member 'both' is itself a suite"):
+        load_suite("nested")
+    spec = load_table("tiny")
+    assert spec.notes == "why ours differs"
+    result = TableResult(spec, (Cell("NA", "cov", 90.0, None, 2, None), Cell("CORAL", "cov", 91.0, None, 2, None)), 0, 0)
+    assert "Notes: why ours differs" in render(result, "md")
+    assert json.loads(render(result, "json"))["notes"] == "why ours differs"
+
+
+def test_paper_averages_are_used_when_the_paper_gives_no_per_task_numbers():
+    spec = load_table("coral2016_surf_full")
+    import dataclasses
+
+    only_avg = dataclasses.replace(spec, paper={r: [None] * len(spec.columns) for r in spec.paper}, paper_avg={"NA": 41.1})
+    cells = tuple(Cell("NA", c, 40.0, None, 1, None) for c in spec.columns)
+    assert TableResult(only_avg, cells, 0, 0).row_average("NA") == (40.0, 41.1)
+    # a subset of the columns is not comparable with the published average
+    assert TableResult(only_avg, cells[:2], 0, 0).row_average("NA") == (40.0, None)

@@ -18,22 +18,35 @@ __all__ = ["main"]
 
 
 def _cmd_bench(args) -> int:
-    from .harness import render, run_table
+    import json
+
+    from .harness import load_suite, render, run_table
     from .store import ResultStore
 
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
     rows = tuple(args.rows.split(",")) if args.rows else None
     columns = tuple(args.columns.split(",")) if args.columns else None
-    result = run_table(
-        args.table,
-        seeds=seeds,
-        store=ResultStore(args.store) if args.store else None,
-        force=args.force,
-        rows=rows,
-        columns=columns,
-        progress=not args.quiet,
-    )
-    text = render(result, args.format)
+    tables = load_suite(args.table) or (args.table,)
+    store = ResultStore(args.store) if args.store else None
+    texts = []
+    for table in tables:
+        result = run_table(
+            table,
+            seeds=seeds,
+            store=store,
+            force=args.force,
+            rows=rows,
+            columns=columns,
+            progress=not args.quiet,
+            n_jobs=args.jobs,
+        )
+        texts.append(render(result, args.format))
+    if len(texts) == 1:
+        text = texts[0]
+    elif args.format == "json":  # a suite: one JSON list of the tables
+        text = json.dumps([json.loads(t) for t in texts], indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = "\n".join(texts)
     if args.output:
         from pathlib import Path
 
@@ -67,8 +80,12 @@ def _cmd_list(args) -> int:
     elif what == "tables":
         from .harness import list_tables, load_table
 
+        from .harness import load_suite
+
         for table in list_tables():
-            print(f"{table:<28} {load_table(table).title}")
+            members = load_suite(table)
+            title = f"suite: {', '.join(members)}" if members else load_table(table).title
+            print(f"{table:<28} {title}")
     elif what == "backbones":
         from .backbones import list_backbones
 
@@ -118,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--store", help="result store directory (default: $TLTAX_STORE or outputs/store)")
     bench.add_argument("--force", action="store_true", help="recompute cells even if stored")
     bench.add_argument("--output", "-o", help="write the table to this file instead of stdout")
+    bench.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the cells (-1: one per core)")
     bench.add_argument("--quiet", "-q", action="store_true", help="no per-cell progress on stderr")
     bench.set_defaults(func=_cmd_bench)
 

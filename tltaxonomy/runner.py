@@ -9,6 +9,7 @@ protocol). Running the same config again returns the stored record without recom
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import subprocess
@@ -31,6 +32,7 @@ __all__ = [
     "RunResult",
     "check_targets",
     "compose_config",
+    "record_key",
     "run_experiment",
     "main",
 ]
@@ -165,6 +167,18 @@ def _effective_config(config: dict) -> dict:
     return config
 
 
+def _resolve(cfg) -> tuple[dict, dict, str]:
+    config, runtime = _split_config(cfg)
+    check_targets(config["strategy"], "strategy")
+    config = _effective_config(config)
+    return config, runtime, config_hash(config)
+
+
+def record_key(cfg) -> str:
+    """The store key (config hash) of the record :func:`run_experiment` writes for ``cfg``."""
+    return _resolve(copy.deepcopy(cfg) if isinstance(cfg, dict) else cfg)[2]
+
+
 def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None = None) -> RunResult:
     """Run one experiment from a composed config, or return its stored record.
 
@@ -182,10 +196,7 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
     from .datasets import load_task
 
     t_start = time.perf_counter()
-    config, runtime = _split_config(cfg)
-    check_targets(config["strategy"], "strategy")
-    config = _effective_config(config)
-    key = config_hash(config)
+    config, runtime, key = _resolve(cfg)
     store = ResultStore(runtime.get("store")) if store is None else store
     force = runtime.get("force", False) if force is None else force
     if not force:

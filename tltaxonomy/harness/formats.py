@@ -62,7 +62,7 @@ def _markdown(result: TableResult) -> str:
         "",
         f"Protocol: {spec.protocol}",
         "",
-        f"Selection: {spec.selection}. Seeds: {', '.join(map(str, spec.seeds))}. "
+        f"Selection: {spec.selection}. Seeds: {', '.join(map(str, result.seeds or spec.seeds))}. "
         + (f"Published numbers: {spec.citation}" if has_paper else "No published numbers (a table of our own)."),
         "",
         "| " + " | ".join(header) + " |",
@@ -74,6 +74,8 @@ def _markdown(result: TableResult) -> str:
             cells += list(entries[j]) if has_paper else [entries[j][0]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if spec.notes:
+        lines += [f"Notes: {spec.notes}", ""]
     lines.append(f"({result.n_computed} runs computed, {result.n_reused} reused from the store)")
     return "\n".join(lines) + "\n"
 
@@ -106,7 +108,9 @@ def _latex(result: TableResult) -> str:
     lines += [
         r"\bottomrule",
         r"\end{tabular}",
-        r"\caption{" + esc(spec.title) + ". Protocol: " + esc(spec.protocol) + ". Selection: " + esc(spec.selection) + ".}",
+        r"\caption{" + esc(spec.title) + ". Protocol: " + esc(spec.protocol) + ". Selection: " + esc(spec.selection) + "."
+        + (" Notes: " + esc(spec.notes) if spec.notes else "")
+        + "}",
         r"\end{table}",
     ]
     return "\n".join(lines) + "\n"
@@ -121,6 +125,7 @@ def _json(result: TableResult) -> str:
         "selection": spec.selection,
         "metric": spec.metric,
         "citation": spec.citation,
+        "notes": spec.notes,
         "cells": [c.as_dict() for c in result.cells],
     }
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"

@@ -5,6 +5,7 @@ runner (resumably: every cell is a stored record) and aggregates mean ± standar
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import sys
@@ -16,10 +17,10 @@ import numpy as np
 import yaml
 
 from .._errors import ConfigError, unknown_name_error
-from ..runner import compose_config, run_experiment
+from ..runner import compose_config, record_key, run_experiment
 from ..store import ResultStore
 
-__all__ = ["BENCH_DIR", "PAPERS_DIR", "TableSpec", "Cell", "TableResult", "list_tables", "load_table", "run_table"]
+__all__ = ["BENCH_DIR", "PAPERS_DIR", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_table"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(os.environ.get("TLTAX_BENCH_DIR", _REPO_ROOT / "benchmarks"))
@@ -50,6 +51,10 @@ class TableSpec:
     rows: tuple[RowSpec, ...]
     paper: dict[str, list[float | None]] = field(default_factory=dict)  # row -> values per column
     citation: str = ""
+    #: published row averages (``published_avg`` in papers/), for papers that give no per-task numbers
+    paper_avg: dict[str, float | None] = field(default_factory=dict)
+    #: what we found out where ours and the paper's differ (shown under the table)
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class TableResult:
     cells: tuple[Cell, ...]
     n_computed: int
     n_reused: int
+    seeds: tuple[int, ...] = ()
 
     def cell(self, row: str, column: str) -> Cell:
         for c in self.cells:
@@ -86,12 +92,18 @@ class TableResult:
         raise KeyError((row, column))
 
     def row_average(self, row: str) -> tuple[float | None, float | None]:
-        """Mean over the task columns of ours and of the paper (None if any is missing)."""
+        """Mean over the task columns of ours and of the paper (None if any is missing).
+
+        Where the paper gives only an average (no per-task numbers), that average is returned for
+        the paper when every column of the table was run."""
         cells = [c for c in self.cells if c.row == row]
         ours = [c.ours_mean for c in cells]
         paper = [c.paper for c in cells]
         mean = lambda v: None if any(x is None for x in v) or not v else float(np.mean(v))  # noqa: E731
-        return mean(ours), mean(paper)
+        paper_mean = mean(paper)
+        if paper_mean is None and all(x is None for x in paper) and len(cells) == len(self.spec.columns):
+            paper_mean = self.spec.paper_avg.get(row)
+        return mean(ours), paper_mean
 
 
 def list_tables() -> list[str]:
@@ -109,12 +121,35 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def load_suite(table_id: str) -> tuple[str, ...] | None:
+    """The table ids of a suite (``benchmarks/<id>.yaml`` holding ``suite: [ids]``), or ``None`` if
+    ``table_id`` is a single table."""
+    path = BENCH_DIR / f"{table_id}.yaml"
+    if not path.is_file():
+        raise unknown_name_error("table", table_id, list_tables())
+    spec = _read_yaml(path)
+    if "suite" not in spec:
+        return None
+    members = spec["suite"]
+    if not isinstance(members, list) or not members:
+        raise ConfigError(f"{path}: `suite` must be a non-empty list of table ids.")
+    for member in members:
+        if load_suite(str(member)) is not None:
+            raise ConfigError(f"{path}: suite member {member!r} is itself a suite; list its tables instead.")
+    return tuple(str(m) for m in members)
+
+
 def load_table(table_id: str) -> TableSpec:
     """Load ``benchmarks/<table_id>.yaml`` and the published numbers it points to."""
     path = BENCH_DIR / f"{table_id}.yaml"
     if not path.is_file():
         raise unknown_name_error("table", table_id, list_tables())
     spec = _read_yaml(path)
+    if "suite" in spec:
+        raise ConfigError(
+            f"{table_id!r} is a suite of tables ({', '.join(map(str, spec['suite']))}), not one table; "
+            f"run it with `tltax bench {table_id}` or load its members."
+        )
     try:
         columns = {str(k): str(v) for k, v in dict(spec["columns"]).items()}
         rows = tuple(RowSpec(str(r["name"]), tuple(r.get("overrides", ()))) for r in spec["rows"])
@@ -142,10 +177,14 @@ def load_table(table_id: str) -> TableSpec:
     unknown_cols = [c for c in columns if c not in pub_cols]
     if unknown_cols:
         raise ConfigError(f"{path}: columns {unknown_cols} are not in {paper_path} table {paper_table} ({pub_cols}).")
-    return _spec(table_id, spec, dataset, columns, rows, paper_rows, " ".join(str(paper.get("citation", "")).split()))
+    averages = published.get("published_avg") or {}
+    paper_avg = {r.name: (float(averages[r.name]) if averages.get(r.name) is not None else None) for r in rows}
+    return _spec(
+        table_id, spec, dataset, columns, rows, paper_rows, " ".join(str(paper.get("citation", "")).split()), paper_avg
+    )
 
 
-def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation) -> TableSpec:
+def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation, paper_avg=None) -> TableSpec:
     return TableSpec(
         id=table_id,
         title=spec.get("title", table_id),
@@ -161,6 +200,8 @@ def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation) -> Table
         rows=rows,
         paper=paper_rows,
         citation=citation,
+        paper_avg=paper_avg or {},
+        notes=" ".join(str(spec.get("notes", "")).split()),
     )
 
 
@@ -180,6 +221,7 @@ def run_table(
     rows: tuple[str, ...] | None = None,
     columns: tuple[str, ...] | None = None,
     progress: bool = True,
+    n_jobs: int = 1,
 ) -> TableResult:
     """Reproduce a table: run (or reuse) every cell and aggregate over seeds.
 
@@ -191,6 +233,9 @@ def run_table(
         Override the spec's seeds.
     rows, columns : tuple of str, optional
         Restrict to these row names / column labels (for smoke runs).
+    n_jobs : int, default=1
+        Cells run in this many worker processes (joblib); ``-1`` = one per core. Every cell is
+        seeded by its own config, so the numbers do not depend on ``n_jobs``.
     """
     spec = load_table(table_id)
     seeds = tuple(seeds) if seeds else spec.seeds
@@ -203,23 +248,68 @@ def run_table(
         missing = [c for c in columns if c not in spec.columns][0]
         raise unknown_name_error("column", missing, spec.columns)
     store = ResultStore() if store is None else store
-    cells, n_computed, n_reused = [], 0, 0
-    total, done = len(row_specs) * len(col_items) * len(seeds), 0
+    # Hydra composes each row once (composition costs ~0.5 s); task and seed are plain keys of the
+    # composed config, set per cell. This is the same config `tltax run task=... seed=...` composes.
+    jobs = []
     for row in row_specs:
-        for j, (column, task) in enumerate(col_items):
-            values = []
+        base = _compose_row(spec, row, extra_overrides)
+        for column, task in col_items:
             for seed in seeds:
-                overrides = [*spec.overrides, f"dataset={spec.dataset}", *row.overrides, f"task={task}", f"seed={seed}", *extra_overrides]
-                result = run_experiment(compose_config(overrides), store=store, force=force)
-                done += 1
-                n_reused += result.reused
-                n_computed += not result.reused
-                if spec.metric not in result.metrics:
-                    raise ConfigError(f"Row {row.name!r} produced no metric {spec.metric!r} (got {sorted(result.metrics)}).")
-                values.append(float(result.metrics[spec.metric]) * spec.scale)
-                if progress:
-                    how = "reused" if result.reused else f"{result.record['timings'].get('total_s', 0):.1f}s"
-                    print(f"[{done}/{total}] {row.name} {column} seed={seed}: {values[-1]:.{spec.digits}f} ({how})", file=sys.stderr, flush=True)
+                cfg = copy.deepcopy(base)
+                cfg["task"], cfg["seed"] = task, int(seed)
+                jobs.append((row.name, column, seed, cfg))
+    total = len(jobs)
+    results = _run_cells(jobs, store, force, n_jobs)
+    values: dict[tuple[str, str], list[float]] = {}
+    n_computed = n_reused = 0
+    for done, ((row_name, column, seed, _), (metrics, reused, total_s)) in enumerate(zip(jobs, results), start=1):
+        n_reused += reused
+        n_computed += not reused
+        if spec.metric not in metrics:
+            raise ConfigError(f"Row {row_name!r} produced no metric {spec.metric!r} (got {sorted(metrics)}).")
+        value = float(metrics[spec.metric]) * spec.scale
+        values.setdefault((row_name, column), []).append(value)
+        if progress:
+            how = "reused" if reused else f"{total_s:.1f}s"
+            print(f"[{done}/{total}] {row_name} {column} seed={seed}: {value:.{spec.digits}f} ({how})", file=sys.stderr, flush=True)
+    cells = []
+    for row in row_specs:
+        for column, _ in col_items:
+            vals = values[(row.name, column)]
             paper_value = spec.paper[row.name][list(spec.columns).index(column)]
-            cells.append(Cell(row.name, column, float(np.mean(values)), _se(values), len(values), paper_value))
-    return TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused)
+            cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value))
+    return TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused, seeds=tuple(seeds))
+
+
+def _compose_row(spec: TableSpec, row: RowSpec, extra_overrides: tuple[str, ...]) -> dict:
+    from omegaconf import OmegaConf
+
+    overrides = [*spec.overrides, f"dataset={spec.dataset}", *row.overrides, *extra_overrides]
+    return OmegaConf.to_container(compose_config(overrides), resolve=True)
+
+
+def _run_cell(cfg: dict, store: ResultStore | str, force: bool) -> tuple[dict, bool, float]:
+    store = ResultStore(store) if isinstance(store, str) else store
+    result = run_experiment(cfg, store=store, force=force)
+    return dict(result.metrics), bool(result.reused), float(result.record["timings"].get("total_s", 0.0))
+
+
+def _run_cells(jobs, store: ResultStore, force: bool, n_jobs: int):
+    """Run (or reuse) every cell; yields ``(metrics, reused, seconds)`` in the order of ``jobs``."""
+    if n_jobs == 1:
+        for _, _, _, cfg in jobs:
+            yield _run_cell(cfg, store, force)
+        return
+    from joblib import Parallel, delayed
+
+    # Stored cells are read here; only the missing ones go to the worker processes.
+    stored = [None if force else store.get(record_key(cfg)) for _, _, _, cfg in jobs]
+    todo = [cfg for (_, _, _, cfg), record in zip(jobs, stored) if record is None]
+    computed = iter(())
+    if todo:
+        computed = iter(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_cell)(cfg, str(store.root), force) for cfg in todo))
+    for record in stored:
+        if record is None:
+            yield next(computed)
+        else:
+            yield dict(record["metrics"]), True, float(record["timings"].get("total_s", 0.0))
