@@ -123,3 +123,19 @@ def test_bad_inputs_name_the_problem():
     clf = CORAL(estimator=LogisticRegression()).fit_domains(Xs, ys, Xt)
     with pytest.raises(ValueError, match="features"):
         clf.predict(Xt[:, :3])
+
+
+@pytest.mark.parametrize("n", [5, 30, 60])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_regularized_covariance_power_matches_the_eigendecomposition(n, sparse):
+    """The thin-SVD route (fewer rows than features) equals the full eigendecomposition."""
+    import scipy.sparse as sp
+
+    from tltaxonomy._linalg import covariance, regularized_covariance_power, sym_matrix_power
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 40)) * rng.uniform(0.1, 3, size=40)
+    Xin = sp.csr_matrix(X) if sparse else X
+    for p in (-0.5, 0.5):
+        expected = sym_matrix_power(covariance(X) + 0.7 * np.eye(40), p)
+        np.testing.assert_allclose(regularized_covariance_power(Xin, 0.7, p), expected, atol=1e-10)

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._linalg import covariance, sym_matrix_power
+from .._linalg import regularized_covariance_power
 from ..base import BaseDomainAdaptationClassifier, DomainSplit
 from ..classifiers import CVSVC, clone_or_default, estimator_selection
 from ..registry import register
@@ -39,10 +39,7 @@ def coral_transform_matrix(X_source, X_target, reg: float = 1.0) -> np.ndarray:
     -------
     A : ndarray of shape (d, d)
     """
-    d = X_source.shape[1]
-    Cs = covariance(X_source) + reg * np.eye(d)
-    Ct = covariance(X_target) + reg * np.eye(d)
-    return sym_matrix_power(Cs, -0.5) @ sym_matrix_power(Ct, 0.5)
+    return regularized_covariance_power(X_source, reg, -0.5) @ regularized_covariance_power(X_target, reg, 0.5)
 
 
 @register("coral", setting="transductive", family="statistics")
