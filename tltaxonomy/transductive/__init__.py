@@ -1,9 +1,26 @@
 """Transductive transfer (domain adaptation): labelled source, unlabelled target.
 
-Families: ``baseline`` (:class:`SourceOnly`), ``statistics`` (:class:`CORAL`).
+Families: ``baseline`` (:class:`SourceOnly`), ``statistics`` (:class:`CORAL`), ``subspace`` (SA, GFK,
+TCA, JDA, BDA, PCA), ``reweighting`` (KMM, KLIEP, discriminator density ratio), ``optimal_transport``
+(OT mapping, class-regularised OT, JDOT), ``label_assignment`` (EasyTL), ``self_training``.
 """
 
+from . import easytl, mmd_embedding, ot, reweighting, self_training, subspace
 from .coral import CORAL, coral_transform_matrix
+from .easytl import *  # noqa: F403
+from .mmd_embedding import *  # noqa: F403
+from .ot import *  # noqa: F403
+from .reweighting import *  # noqa: F403
+from .self_training import *  # noqa: F403
 from .source_only import SourceOnly
+from .subspace import *  # noqa: F403
 
-__all__ = ["CORAL", "SourceOnly", "coral_transform_matrix"]
+__all__ = (
+    ["CORAL", "SourceOnly", "coral_transform_matrix"]
+    + subspace.__all__
+    + reweighting.__all__
+    + self_training.__all__
+    + ot.__all__
+    + easytl.__all__
+    + mmd_embedding.__all__
+)
