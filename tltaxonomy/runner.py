@@ -167,6 +167,19 @@ def _effective_config(config: dict) -> dict:
     return config
 
 
+@lru_cache(maxsize=8)
+def _load_task(dataset: str, task: str, preprocess: str | None, data_dir: str | None):
+    """:func:`~tltaxonomy.datasets.load_task`, once per process for the cells of a table (its seeds
+    share the task). The arrays are made read-only, so no strategy can change what the next cell sees."""
+    from .datasets import load_task
+
+    data = load_task(dataset, task, preprocess=preprocess, data_dir=data_dir)
+    for value in vars(data).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return data
+
+
 def _resolve(cfg) -> tuple[dict, dict, str]:
     config, runtime = _split_config(cfg)
     check_targets(config["strategy"], "strategy")
@@ -193,8 +206,6 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
     """
     from hydra.utils import instantiate
 
-    from .datasets import load_task
-
     t_start = time.perf_counter()
     config, runtime, key = _resolve(cfg)
     store = ResultStore(runtime.get("store")) if store is None else store
@@ -208,9 +219,7 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
     seed = int(config["seed"])
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    task = load_task(
-        dataset_cfg["name"], config["task"], preprocess=dataset_cfg.get("preprocess"), data_dir=runtime.get("data_dir")
-    )
+    task = _load_task(dataset_cfg["name"], config["task"], dataset_cfg.get("preprocess"), runtime.get("data_dir"))
     timings["load_s"] = time.perf_counter() - t
 
     strategy = instantiate(config["strategy"], _convert_="all")

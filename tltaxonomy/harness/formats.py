@@ -53,7 +53,7 @@ def _markdown(result: TableResult) -> str:
     """Tasks as rows; for each method, ours (± s.e.), the paper's, and the difference."""
     spec = result.spec
     columns, grid = _grid(result)
-    has_paper = any(c.paper is not None for c in result.cells)
+    has_paper = any(c.paper is not None for c in result.cells) or any(v is not None for v in spec.paper_avg.values())
     header = ["task"]
     for row, _ in grid:
         header += [f"{row} (ours)", f"{row} (paper)", "Δ"] if has_paper else [row]
