@@ -191,3 +191,17 @@ def test_paper_averages_are_used_when_the_paper_gives_no_per_task_numbers():
     assert TableResult(only_avg, cells, 0, 0).row_average("NA") == (40.0, 41.1)
     # a subset of the columns is not comparable with the published average
     assert TableResult(only_avg, cells[:2], 0, 0).row_average("NA") == (40.0, None)
+
+
+def test_a_suite_runs_its_tables_in_one_pool_with_the_same_numbers(tmp_path, monkeypatch):
+    from tltaxonomy.harness import run_tables
+    from tltaxonomy.store import ResultStore
+
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _own_table(tmp_path, "tiny")
+    _own_table(tmp_path, "tiny_one_seed", seeds=[3])
+    both = run_tables(("tiny", "tiny_one_seed"), store=ResultStore(tmp_path / "a"), progress=False)
+    alone = [run_table(t, store=ResultStore(tmp_path / "b"), progress=False) for t in ("tiny", "tiny_one_seed")]
+    assert [r.spec.id for r in both] == ["tiny", "tiny_one_seed"]
+    assert [[c.as_dict() for c in r.cells] for r in both] == [[c.as_dict() for c in r.cells] for r in alone]
+    assert [(r.n_computed, r.seeds) for r in both] == [(4, (0, 1)), (2, (3,))]

@@ -20,7 +20,7 @@ __all__ = ["main"]
 def _cmd_bench(args) -> int:
     import json
 
-    from .harness import load_suite, render, run_table
+    from .harness import load_suite, render, run_tables
     from .store import ResultStore
 
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
@@ -28,19 +28,17 @@ def _cmd_bench(args) -> int:
     columns = tuple(args.columns.split(",")) if args.columns else None
     tables = load_suite(args.table) or (args.table,)
     store = ResultStore(args.store) if args.store else None
-    texts = []
-    for table in tables:
-        result = run_table(
-            table,
-            seeds=seeds,
-            store=store,
-            force=args.force,
-            rows=rows,
-            columns=columns,
-            progress=not args.quiet,
-            n_jobs=args.jobs,
-        )
-        texts.append(render(result, args.format))
+    results = run_tables(
+        tables,
+        seeds=seeds,
+        store=store,
+        force=args.force,
+        rows=rows,
+        columns=columns,
+        progress=not args.quiet,
+        n_jobs=args.jobs,
+    )
+    texts = [render(result, args.format) for result in results]
     if len(texts) == 1:
         text = texts[0]
     elif args.format == "json":  # a suite: one JSON list of the tables

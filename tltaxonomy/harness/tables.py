@@ -20,7 +20,7 @@ from .._errors import ConfigError, unknown_name_error
 from ..runner import compose_config, record_key, run_experiment
 from ..store import ResultStore
 
-__all__ = ["BENCH_DIR", "PAPERS_DIR", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_table"]
+__all__ = ["BENCH_DIR", "PAPERS_DIR", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_table", "run_tables"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(os.environ.get("TLTAX_BENCH_DIR", _REPO_ROOT / "benchmarks"))
@@ -237,6 +237,62 @@ def run_table(
         Cells run in this many worker processes (joblib); ``-1`` = one per core. Every cell is
         seeded by its own config, so the numbers do not depend on ``n_jobs``.
     """
+    return run_tables(
+        (table_id,), seeds=seeds, store=store, force=force, extra_overrides=extra_overrides, rows=rows,
+        columns=columns, progress=progress, n_jobs=n_jobs,
+    )[0]
+
+
+def run_tables(
+    table_ids: tuple[str, ...] | list[str],
+    *,
+    seeds: tuple[int, ...] | None = None,
+    store: ResultStore | None = None,
+    force: bool = False,
+    extra_overrides: tuple[str, ...] = (),
+    rows: tuple[str, ...] | None = None,
+    columns: tuple[str, ...] | None = None,
+    progress: bool = True,
+    n_jobs: int = 1,
+) -> list[TableResult]:
+    """:func:`run_table` for several tables (a suite), with the cells of all of them in one pool of
+    ``n_jobs`` workers (no idle worker at the end of each table). Parameters as :func:`run_table`."""
+    store = ResultStore() if store is None else store
+    plans = [_plan(table_id, seeds, rows, columns, extra_overrides) for table_id in table_ids]
+    jobs = [(plan, job) for plan in plans for job in plan[3]]
+    results = _run_cells([job for _, job in jobs], store, force, n_jobs)
+    values: dict[tuple[str, str, str], list[float]] = {}
+    counts: dict[str, list[int]] = {plan[0].id: [0, 0] for plan in plans}
+    for done, (((spec, _, _, _, _), (row_name, column, seed, _)), (metrics, reused, total_s)) in enumerate(
+        zip(jobs, results), start=1
+    ):
+        counts[spec.id][0 if reused else 1] += 1
+        if spec.metric not in metrics:
+            raise ConfigError(f"Row {row_name!r} produced no metric {spec.metric!r} (got {sorted(metrics)}).")
+        value = float(metrics[spec.metric]) * spec.scale
+        values.setdefault((spec.id, row_name, column), []).append(value)
+        if progress:
+            how = "reused" if reused else f"{total_s:.1f}s"
+            print(
+                f"[{done}/{len(jobs)}] {spec.id} {row_name} {column} seed={seed}: {value:.{spec.digits}f} ({how})",
+                file=sys.stderr,
+                flush=True,
+            )
+    out = []
+    for spec, row_specs, col_items, _, table_seeds in plans:
+        cells = []
+        for row in row_specs:
+            for column, _ in col_items:
+                vals = values[(spec.id, row.name, column)]
+                paper_value = spec.paper[row.name][list(spec.columns).index(column)]
+                cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value))
+        n_reused, n_computed = counts[spec.id]
+        out.append(TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused, seeds=table_seeds))
+    return out
+
+
+def _plan(table_id, seeds, rows, columns, extra_overrides):
+    """The spec, rows, columns, cell jobs ``(row, column, seed, config)`` and seeds of one table."""
     spec = load_table(table_id)
     seeds = tuple(seeds) if seeds else spec.seeds
     row_specs = [r for r in spec.rows if rows is None or r.name in rows]
@@ -247,9 +303,8 @@ def run_table(
     if columns is not None and len(col_items) != len(columns):
         missing = [c for c in columns if c not in spec.columns][0]
         raise unknown_name_error("column", missing, spec.columns)
-    store = ResultStore() if store is None else store
-    # Hydra composes each row once (composition costs ~0.5 s); task and seed are plain keys of the
-    # composed config, set per cell. This is the same config `tltax run task=... seed=...` composes.
+    # Hydra composes each row once (composition costs ~0.2-0.5 s); task and seed are plain keys of
+    # the composed config, set per cell. This is the same config `tltax run task=... seed=...` composes.
     jobs = []
     for row in row_specs:
         base = _compose_row(spec, row, extra_overrides)
@@ -258,27 +313,7 @@ def run_table(
                 cfg = copy.deepcopy(base)
                 cfg["task"], cfg["seed"] = task, int(seed)
                 jobs.append((row.name, column, seed, cfg))
-    total = len(jobs)
-    results = _run_cells(jobs, store, force, n_jobs)
-    values: dict[tuple[str, str], list[float]] = {}
-    n_computed = n_reused = 0
-    for done, ((row_name, column, seed, _), (metrics, reused, total_s)) in enumerate(zip(jobs, results), start=1):
-        n_reused += reused
-        n_computed += not reused
-        if spec.metric not in metrics:
-            raise ConfigError(f"Row {row_name!r} produced no metric {spec.metric!r} (got {sorted(metrics)}).")
-        value = float(metrics[spec.metric]) * spec.scale
-        values.setdefault((row_name, column), []).append(value)
-        if progress:
-            how = "reused" if reused else f"{total_s:.1f}s"
-            print(f"[{done}/{total}] {row_name} {column} seed={seed}: {value:.{spec.digits}f} ({how})", file=sys.stderr, flush=True)
-    cells = []
-    for row in row_specs:
-        for column, _ in col_items:
-            vals = values[(row.name, column)]
-            paper_value = spec.paper[row.name][list(spec.columns).index(column)]
-            cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value))
-    return TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused, seeds=tuple(seeds))
+    return spec, row_specs, col_items, jobs, tuple(int(s) for s in seeds)
 
 
 def _compose_row(spec: TableSpec, row: RowSpec, extra_overrides: tuple[str, ...]) -> dict:
