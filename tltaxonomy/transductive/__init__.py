@@ -2,13 +2,16 @@
 
 Families: ``baseline`` (:class:`SourceOnly`), ``statistics`` (:class:`CORAL`), ``subspace`` (SA, GFK,
 TCA, JDA, BDA, PCA), ``reweighting`` (KMM, KLIEP, discriminator density ratio), ``optimal_transport``
-(OT mapping, class-regularised OT, JDOT), ``label_assignment`` (EasyTL), ``self_training``.
+(OT mapping, class-regularised OT, JDOT), ``label_assignment`` (EasyTL), ``self_training``,
+``feature_learning`` (mSDA). The deep methods' losses and modules (torch) are in
+:mod:`tltaxonomy.transductive.deep`, imported on demand.
 """
 
-from . import easytl, mmd_embedding, ot, reweighting, self_training, subspace
+from . import easytl, mmd_embedding, msda, ot, reweighting, self_training, subspace
 from .coral import CORAL, coral_transform_matrix
 from .easytl import *  # noqa: F403
 from .mmd_embedding import *  # noqa: F403
+from .msda import *  # noqa: F403
 from .ot import *  # noqa: F403
 from .reweighting import *  # noqa: F403
 from .self_training import *  # noqa: F403
@@ -23,4 +26,5 @@ __all__ = (
     + ot.__all__
     + easytl.__all__
     + mmd_embedding.__all__
+    + msda.__all__
 )
