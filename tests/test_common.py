@@ -31,6 +31,12 @@ TEST_PARAMS: dict[str, dict] = {
     "jda": {"n_components": 5, "l2_normalize": False},
     "bda": {"n_components": 5, "l2_normalize": False},
 }
+# the deep domain-adaptation strategies: a small MLP, a few epochs, a high learning rate
+_DEEP = {"backbone_kwargs": {"hidden": [16]}, "max_epochs": 15, "lr": 0.01, "batch_size": 16, "device": "cpu", "random_state": 0,
+         "discriminator_hidden": 16}
+for _name in ("deep_source_only", "dann", "cdan", "cdan_e", "dan", "deep_coral", "mcc", "adabn", "mdd", "deep_self_training"):
+    TEST_PARAMS[_name] = {k: v for k, v in _DEEP.items() if k != "discriminator_hidden" or _name in ("dann", "cdan", "cdan_e")}
+TEST_PARAMS["adabn"]["bottleneck_dim"] = 8
 
 ALL = list_strategies()
 TRANSDUCTIVE = [s for s in ALL if s.setting == "transductive"]

@@ -201,7 +201,7 @@ def test_invalid_trainer_settings(params, match):
 
 def test_trainer_data_and_config_errors():
     X, y = _data()
-    with pytest.raises(ValueError, match="patience=2 needs a validation split"):
+    with pytest.raises(ValueError, match="patience=2 needs validation rows"):
         Trainer(patience=2, **FAST).fit(_model(), (X, y))
     with pytest.raises(ValueError, match="leaves 0 validation rows"):
         Trainer(val_fraction=0.001, **FAST).fit(_model(), (X, y))

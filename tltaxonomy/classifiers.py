@@ -15,11 +15,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-__all__ = ["CVSVC", "DEFAULT_CS"]
+__all__ = ["CVSVC", "DEFAULT_CS", "HoldOutSearch"]
 
 #: The C grid of the CORAL (AAAI 2016) released code for its CORAL classifier.
 DEFAULT_CS = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
@@ -193,10 +193,124 @@ class CVSVC(ClassifierMixin, BaseEstimator):
         return tags
 
 
+class HoldOutSearch(ClassifierMixin, BaseEstimator):
+    """Choose hyper-parameters on one held-out split of the training rows, then refit on all of them.
+
+    The selection of the DANN authors' experiments (the last 10% of the source file held out):
+    ``estimator`` is fitted on the other rows for each setting of ``param_grid``, the setting with
+    the best held-out accuracy is kept (the first one on ties, so order the grid from the most
+    regularised), and the estimator is refitted with it on every row.
+
+    Parameters
+    ----------
+    estimator : sklearn classifier
+        The base learner (e.g. ``LinearSVC()``).
+    param_grid : dict of str to list
+        Settings to try (as :class:`sklearn.model_selection.ParameterGrid`).
+    val_fraction : float, default=0.1
+        Fraction of the rows held out.
+    val_rows : {"last", "random"}, default="last"
+        The last rows (in the order given), or a seeded random draw.
+    refit : bool, default=True
+        Refit on all rows with the chosen setting (``False`` keeps the model fitted without the
+        held-out rows).
+    random_state : int or None, default=None
+        Seed of the random draw (``val_rows="random"``).
+
+    Attributes
+    ----------
+    best_params_ : dict
+        The chosen setting.
+    val_scores_ : list of float
+        Held-out accuracy of each setting, in grid order.
+    best_estimator_ : estimator
+        The fitted estimator.
+    classes_ : ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.svm import LinearSVC
+    >>> rng = np.random.default_rng(0); X = rng.normal(size=(100, 3)); y = (X[:, 0] > 0).astype(int)
+    >>> HoldOutSearch(LinearSVC(), {"C": [0.01, 1.0]}).fit(X, y).best_params_["C"] in (0.01, 1.0)
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "param_grid": [dict],
+        "val_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "val_rows": [StrOptions({"last", "random"})],
+        "refit": ["boolean"],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(self, estimator, param_grid, *, val_fraction=0.1, val_rows="last", refit=True, random_state=None):
+        self.estimator = estimator
+        self.param_grid = param_grid
+        self.val_fraction = val_fraction
+        self.val_rows = val_rows
+        self.refit = refit
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from sklearn.model_selection import ParameterGrid
+
+        self._validate_params()
+        X, y = validate_data(self, X, y, accept_sparse="csr")
+        check_classification_targets(y)
+        n = X.shape[0]
+        n_val = int(self.val_fraction * n)
+        if n_val < 1 or n_val >= n:
+            raise ValueError(
+                f"HoldOutSearch: val_fraction={self.val_fraction} of {n} rows leaves {n_val} held-out rows; "
+                "pass more rows or another val_fraction."
+            )
+        if self.val_rows == "last":
+            val = np.arange(n - n_val, n)
+        else:
+            val = np.sort(np.random.default_rng(self.random_state).permutation(n)[:n_val])
+        train = np.setdiff1d(np.arange(n), val)
+        if len(np.unique(y[train])) < 2:
+            raise ValueError("HoldOutSearch: the rows left for training hold one class only; use val_rows='random'.")
+        grid = list(ParameterGrid(self.param_grid))
+        if not grid:
+            raise ValueError("HoldOutSearch: param_grid is empty; give at least one setting, e.g. {'C': [1.0]}.")
+        self.val_scores_, fitted = [], []
+        for params in grid:
+            est = clone(self.estimator).set_params(**params).fit(X[train], y[train])
+            self.val_scores_.append(float(np.mean(est.predict(X[val]) == y[val])))
+            fitted.append(est)
+        best = int(np.argmax(self.val_scores_))
+        self.best_params_ = grid[best]
+        self.best_estimator_ = (
+            clone(self.estimator).set_params(**self.best_params_).fit(X, y) if self.refit else fitted[best]
+        )
+        self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def predict(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, accept_sparse="csr")
+        return self.best_estimator_.predict(X)
+
+    def decision_function(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, accept_sparse="csr")
+        return self.best_estimator_.decision_function(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
 def estimator_selection(estimator) -> str:
     """The selection protocol of a base ``estimator`` (``None`` = the toolkit's :class:`CVSVC`)."""
     if estimator is None or isinstance(estimator, CVSVC) or hasattr(estimator, "cv"):
         return "source_cv"
+    if isinstance(estimator, HoldOutSearch):
+        return "source_val"
     return "none"
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._errors import TLTaxonomyError
+from ._errors import ConfigError, TLTaxonomyError
 
 __all__ = ["main"]
 
@@ -54,6 +54,12 @@ def _cmd_bench(args) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if args.figure:
+        from .harness.figures import decision_boundary_figure
+
+        if len(tables) != 1:
+            raise ConfigError("--figure draws one table; run the suite's tables one by one.")
+        print(f"wrote {decision_boundary_figure(tables[0], args.figure, seed=seeds[0] if seeds else None)}", file=sys.stderr)
     return 0
 
 
@@ -135,6 +141,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--output", "-o", help="write the table to this file instead of stdout")
     bench.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the cells (-1: one per core)")
     bench.add_argument("--quiet", "-q", action="store_true", help="no per-cell progress on stderr")
+    bench.add_argument(
+        "--figure", help="also draw the rows' decision boundaries on the table's first (2-D) task into this image file"
+    )
     bench.set_defaults(func=_cmd_bench)
 
     lst = sub.add_parser("list", help="list strategies, datasets, tasks, tables, backbones or preprocessors")

@@ -162,8 +162,8 @@ def _effective_config(config: dict) -> dict:
     protocol = {k: v for k, v in (config.pop("protocol", None) or {}).items() if k in keys}
     if protocol:
         config["protocol"] = protocol
-    if "pretrained" not in params:
-        config.pop("pretrain", None)
+    if "pretrained" not in params or setting != "inductive":
+        config.pop("pretrain", None)  # only the inductive strategies pretrain through the runner
     return config
 
 
@@ -261,7 +261,13 @@ def _runtime_params(strategy, task, config, runtime, store, timings) -> dict:
     if "progress" in params and runtime.get("progress"):
         extra["progress"] = True
     pretrain = config.get("pretrain") or {}
-    if pretrain and "pretrained" in params and params.get("pretrained") is None and params.get("backbone") is not None:
+    if (
+        pretrain
+        and getattr(type(strategy), "_setting", "") == "inductive"
+        and "pretrained" in params
+        and params.get("pretrained") is None
+        and params.get("backbone") is not None
+    ):
         t = time.perf_counter()
         extra["pretrained"] = str(_pretrain(params, task, config, pretrain, store))
         timings["pretrain_s"] = time.perf_counter() - t

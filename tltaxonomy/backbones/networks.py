@@ -10,7 +10,7 @@ from torch import nn
 
 from .registry import register_backbone
 
-__all__ = ["LeNet", "MLP"]
+__all__ = ["LeNet", "MLP", "SmallResNet"]
 
 
 @register_backbone("lenet")
@@ -125,3 +125,83 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.reshape(x.shape[0], -1))
+
+
+class _BasicBlock(nn.Module):
+    """Two 3×3 convolutions with batch-norm and an identity (or 1×1 projection) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+@register_backbone("resnet_small")
+class SmallResNet(nn.Module):
+    r"""A small residual network for low-resolution images (He et al. 2016, the CIFAR-style ResNet).
+
+    conv(C→w, 3×3) → BN → ReLU → 3 stages of ``blocks_per_stage`` basic blocks with widths ``w, 2w,
+    4w`` (stride 2 at the start of stages 2 and 3) → global average pooling. With
+    ``blocks_per_stage=1`` it is a ResNet-8, with 3 the ResNet-20 of the paper's CIFAR experiments.
+    Its batch-norm layers make it a natural backbone for AdaBN.
+
+    Parameters
+    ----------
+    input_shape : tuple of int, default=(1, 28, 28)
+        ``(channels, height, width)``; flat rows are reshaped.
+    width : int, default=16
+        Channels of the first stage.
+    blocks_per_stage : int, default=1
+        Basic blocks per stage.
+
+    Attributes
+    ----------
+    out_features : int
+        ``4 * width``.
+
+    References
+    ----------
+    .. [1] He, Zhang, Ren, Sun. "Deep Residual Learning for Image Recognition." CVPR 2016.
+
+    Examples
+    --------
+    >>> import torch
+    >>> SmallResNet(input_shape=(1, 28, 28))(torch.zeros(2, 784)).shape
+    torch.Size([2, 64])
+    """
+
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), width: int = 16, blocks_per_stage: int = 1):
+        super().__init__()
+        if len(input_shape) != 3:
+            raise ValueError(f"SmallResNet: input_shape must be (channels, height, width), got {tuple(input_shape)!r}.")
+        if int(width) < 1 or int(blocks_per_stage) < 1:
+            raise ValueError(f"SmallResNet: width and blocks_per_stage must be >= 1, got {width!r}, {blocks_per_stage!r}.")
+        self.input_shape = tuple(int(v) for v in input_shape)
+        w = int(width)
+        layers: list[nn.Module] = [
+            nn.Conv2d(self.input_shape[0], w, 3, padding=1, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+        ]
+        c = w
+        for stage, c_out in enumerate((w, 2 * w, 4 * w)):
+            for b in range(int(blocks_per_stage)):
+                layers.append(_BasicBlock(c, c_out, stride=2 if (stage > 0 and b == 0) else 1))
+                c = c_out
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.net = nn.Sequential(*layers)
+        self.out_features = c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.reshape(-1, *self.input_shape))

@@ -162,6 +162,7 @@ def build_backbone(
     input_shape: Sequence[int],
     pretrained: str | os.PathLike | None = None,
     load_weights: bool = True,
+    backbone_kwargs: Mapping[str, Any] | None = None,
 ) -> nn.Module:
     """Resolve a backbone specification to a fresh module (the caller's module is never modified).
 
@@ -177,6 +178,9 @@ def build_backbone(
         A checkpoint of :func:`pretrain_backbone` whose weights are loaded into the backbone.
     load_weights : bool, default=True
         If False, only the architecture is taken from a checkpoint (random initialisation).
+    backbone_kwargs : dict, optional
+        Keyword arguments of a registered backbone's constructor (``hidden``, ``activation``, ...);
+        only with a registered name.
 
     Raises
     ------
@@ -211,10 +215,15 @@ def build_backbone(
                 "that module as backbone and the file as pretrained."
             )
         module = get_backbone(meta["backbone"], input_shape=input_shape, **dict(meta.get("backbone_kwargs") or {}))
-    elif isinstance(spec, nn.Module):
+    if backbone_kwargs and not isinstance(spec, str):
+        raise ValueError(
+            "backbone_kwargs configure a registered backbone by name; they cannot change a module or a checkpoint "
+            f"(got backbone={type(spec).__name__ if spec is not None else 'a checkpoint'}). Drop backbone_kwargs."
+        )
+    if isinstance(spec, nn.Module):
         module = copy.deepcopy(spec)
-    else:
-        module = get_backbone(spec, input_shape=input_shape)
+    elif spec is not None:
+        module = get_backbone(spec, input_shape=input_shape, **dict(backbone_kwargs or {}))
     if pretrained is not None and load_weights:
         load_pretrained(module, pretrained)
     return module

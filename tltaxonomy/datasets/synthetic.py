@@ -169,27 +169,30 @@ def make_gaussian_shift(
 _MOON_ANGLES = (10, 20, 30, 35, 40, 50, 70, 90)
 
 
-def _moons_spec(angle: float, name: str) -> TaskSpec:
+def _moons_spec(angle: float, name: str, n_samples: int = 300) -> TaskSpec:
     return TaskSpec(
         name,
         "moons",
         f"moons rotated {angle:g} deg",
-        f"Two moons, 300 points per domain, target rotated by {angle:g} degrees; test = target.",
-        {"angle": angle},
+        f"Two moons, {n_samples} points per domain, target rotated by {angle:g} degrees; test = target.",
+        {"angle": angle, "n_samples": n_samples},
     )
 
 
 def _resolve_moons(task: str) -> TaskSpec | None:
-    m = re.fullmatch(r"rotated_(-?\d+(?:\.\d+)?)", task)
-    return _moons_spec(float(m.group(1)), task) if m else None
+    m = re.fullmatch(r"rotated_(-?\d+(?:\.\d+)?)(?:_n(\d+))?", task)
+    if not m or (m.group(2) is not None and int(m.group(2)) < 4):
+        return None
+    return _moons_spec(float(m.group(1)), task, 300 if m.group(2) is None else int(m.group(2)))
 
 
 def _load_moons(spec: TaskSpec, fetch) -> dict:
-    Xs, ys, Xt, yt = make_rotated_moons(angle=spec.params["angle"])
+    n = int(spec.params.get("n_samples", 300))
+    Xs, ys, Xt, yt = make_rotated_moons(n_samples=n, angle=spec.params["angle"])
     return {
         "X_source": Xs, "y_source": ys, "X_target": Xt, "y_target": yt, "X_test": Xt, "y_test": yt,
         "meta": {
-            "angle": spec.params["angle"], "n_samples": 300, "noise": 0.05, "random_state": {"source": 1, "target": 2},
+            "angle": spec.params["angle"], "n_samples": n, "noise": 0.05, "random_state": {"source": 1, "target": 2},
         },
     }
 
@@ -202,7 +205,8 @@ register_dataset(
             "make_moons(300, noise=0.05, random_state=1) (150 points per moon), target = an independent draw "
             "(random_state=2) rotated by the task's angle; both centred on the source mean and scaled by 2. "
             "As in the paper the test set is the (unlabelled-in-training) target itself. Tasks rotated_<angle> "
-            "(any angle in degrees, e.g. rotated_35, the paper's setting)."
+            "(any angle in degrees, e.g. rotated_35) and rotated_<angle>_n<N> (N points per domain; "
+            "rotated_35_n150 is the authors' experiments_moons.py: make_moons(150))."
         ),
         tasks={f"rotated_{a}": _moons_spec(float(a), f"rotated_{a}") for a in _MOON_ANGLES},
         default_preprocess="none",

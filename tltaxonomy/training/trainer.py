@@ -285,7 +285,23 @@ class Trainer:
         Validation metric of a classifier ``model(x) -> logits`` on the held-out rows ``(x, y)``.
     patience : int or None, default=None
         Stop after this many epochs without improvement of the validation metric (needs
-        ``val_fraction > 0``); ``None`` = no early stopping.
+        validation rows); ``None`` = no early stopping.
+    patience_ratio : float or None, default=None
+        The relative early-stopping rule of the DANN authors' code: stop once the epoch number
+        exceeds ``max(min_epochs, patience_ratio * best_epoch)`` (needs validation rows).
+    min_epochs : int, default=0
+        Epochs always run before ``patience_ratio`` may stop the run.
+    steps_per_epoch : int or None, default=None
+        Optimiser steps per epoch; ``None`` = one pass over the (main) training set. A fixed number
+        (TLlib's "iterations per epoch") gives tasks with training sets of different sizes the same
+        budget; the main set is reshuffled whenever a pass ends.
+    val_ties : {"first", "last"}, default="first"
+        Which epoch wins a tie of the validation metric: the earliest, or the latest (the DANN
+        authors' rule; better when the metric saturates early, e.g. source accuracy in domain
+        adaptation, where later epochs have adapted more).
+    lr_schedule : {"constant", "inv"}, default="constant"
+        ``"inv"`` anneals the learning rate as :math:`\\eta_p = \\eta_0 (1 + 10 p)^{-0.75}` with
+        :math:`p` the training progress (Ganin et al. 2016, used by DANN / CDAN / MDD).
     num_workers : int, default=0
         DataLoader worker processes.
 
@@ -314,6 +330,11 @@ class Trainer:
     val_fraction: float = 0.0
     val_metric: str = "accuracy"
     patience: int | None = None
+    patience_ratio: float | None = None
+    min_epochs: int = 0
+    steps_per_epoch: int | None = None
+    val_ties: str = "first"
+    lr_schedule: str = "constant"
     num_workers: int = 0
 
     _parameter_constraints = {
@@ -332,21 +353,28 @@ class Trainer:
         "val_fraction": [Interval(Real, 0, 1, closed="left")],
         "val_metric": [StrOptions(set(_VAL_METRICS))],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "patience_ratio": [Interval(Real, 1, None, closed="left"), None],
+        "min_epochs": [Interval(Integral, 0, None, closed="left")],
+        "steps_per_epoch": [Interval(Integral, 1, None, closed="left"), None],
+        "val_ties": [StrOptions({"first", "last"})],
+        "lr_schedule": [StrOptions({"constant", "inv"})],
         "num_workers": [Interval(Integral, 0, None, closed="left")],
     }
 
     # ------------------------------------------------------------------ helpers
     def _validate(self) -> None:
         validate_parameter_constraints(self._parameter_constraints, asdict(self), caller_name="Trainer")
-        if self.patience is not None and self.val_fraction == 0:
-            raise ValueError(
-                f"Trainer: patience={self.patience} needs a validation split; set val_fraction > 0 (e.g. 0.1) "
-                "or patience=None."
-            )
+    def _check_stopping(self, has_val: bool) -> None:
+        for name in ("patience", "patience_ratio"):
+            if getattr(self, name) is not None and not has_val:
+                raise ValueError(
+                    f"Trainer: {name}={getattr(self, name)} needs validation rows; set val_fraction > 0 (e.g. 0.1), "
+                    f"pass val_data, or set {name}=None."
+                )
 
     def _fingerprint(self) -> dict[str, Any]:
         """The settings a checkpoint must share with the run that resumes it."""
-        keys = ("batch_size", "lr", "optimizer", "momentum", "weight_decay", "seed", "val_fraction", "val_metric")
+        keys = ("batch_size", "lr", "optimizer", "momentum", "weight_decay", "seed", "val_fraction", "val_metric", "lr_schedule", "steps_per_epoch")
         return {k: getattr(self, k) for k in keys}
 
     def _make_optimizer(self, params) -> torch.optim.Optimizer:
@@ -370,6 +398,7 @@ class Trainer:
         *,
         val_data: Dataset | Sequence | None = None,
         val_fn: Callable[[nn.Module, Any], tuple[float, int]] | None = None,
+        on_epoch_end: Callable[[nn.Module, int], None] | None = None,
     ) -> TrainingHistory:
         """Train ``model`` in place and return its :class:`TrainingHistory`.
 
@@ -392,6 +421,9 @@ class Trainer:
         val_fn : callable, optional
             ``val_fn(model, batch) -> (sum_of_scores, n_rows)``, higher is better; overrides
             ``val_metric``.
+        on_epoch_end : callable, optional
+            ``on_epoch_end(model, epoch)`` after each epoch (``epoch`` from 1), after validation; e.g. to
+            keep per-epoch weights. It must not change the model.
 
         Returns
         -------
@@ -431,6 +463,7 @@ class Trainer:
             perm = rng.permutation(n)
             val_set = _subset(sets[main], np.sort(perm[:n_val]))
             sets[main] = _subset(sets[main], np.sort(perm[n_val:]))
+        self._check_stopping(val_set is not None)
         score_fn = val_fn or _VAL_METRICS[self.val_metric]
         sign = -1.0 if (val_fn is None and self.val_metric == "loss") else 1.0  # report the loss, not its negative
 
@@ -447,7 +480,7 @@ class Trainer:
             name: _make_loader(ds, self.batch_size, shuffle=True, generator=generators[name], num_workers=self.num_workers)
             for name, ds in sets.items()
         }
-        iters_per_epoch = len(loaders[main])
+        iters_per_epoch = len(loaders[main]) if self.steps_per_epoch is None else int(self.steps_per_epoch)
         n_rows = [len(ds) for ds in sets.values()]
 
         model.to(device)
@@ -491,12 +524,16 @@ class Trainer:
                 if val_set is not None:
                     score = self._validate_epoch(model, val_set, score_fn, device)
                     history.val_scores.append(sign * score)
-                    if best["score"] is None or score > best["score"]:
+                    if best["score"] is None or score > best["score"] or (self.val_ties == "last" and score == best["score"]):
                         best.update(score=score, epoch=epoch + 1, bad_epochs=0, state=_state_dict_copy(model))
                     else:
                         best["bad_epochs"] += 1
                         if self.patience is not None and best["bad_epochs"] >= self.patience:
                             stopped = history.stopped_early = True
+                    if self.patience_ratio is not None and epoch + 1 > max(self.min_epochs, self.patience_ratio * best["epoch"]):
+                        stopped = history.stopped_early = True
+                if on_epoch_end is not None:
+                    on_epoch_end(model, epoch + 1)
                 last = epoch + 1 == self.max_epochs or stopped
                 if ckpt_path is not None and ((epoch + 1) % self.checkpoint_every == 0 or last):
                     self._save(ckpt_path, model, step_module, optimizer, generators, device, epoch + 1, history, best, stopped, n_rows)
@@ -516,8 +553,20 @@ class Trainer:
         aux = {name: iter(loader) for name, loader in loaders.items() if name != main}
         total = torch.zeros((), device=device)
         log_sums: dict[str, float] = {}
+        def main_batches():  # one pass, or exactly steps_per_epoch batches (reshuffling when a pass ends)
+            if self.steps_per_epoch is None:
+                yield from loaders[main]
+                return
+            done = 0
+            while done < iters_per_epoch:
+                for b in loaders[main]:
+                    yield b
+                    done += 1
+                    if done == iters_per_epoch:
+                        return
+
         bar = tqdm(
-            loaders[main],
+            main_batches(),
             total=iters_per_epoch,
             desc=f"epoch {epoch + 1}/{self.max_epochs}",
             disable=not self.progress,
@@ -534,7 +583,11 @@ class Trainer:
                         batches[name] = next(aux[name])
                 batch = batches
             batch = _to_device(batch, device)
-            out = step(model, batch, TrainState(epoch, it, self.max_epochs, iters_per_epoch))
+            state = TrainState(epoch, it, self.max_epochs, iters_per_epoch)
+            if self.lr_schedule == "inv":
+                for group in optimizer.param_groups:
+                    group["lr"] = self.lr * (1.0 + 10.0 * state.progress) ** -0.75
+            out = step(model, batch, state)
             if isinstance(out, Mapping):
                 loss = out["loss"]
                 for key, value in out.items():

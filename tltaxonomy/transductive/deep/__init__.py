@@ -35,12 +35,16 @@ the model's)::
 
     Trainer(max_epochs=20).fit(model, {"source": (Xs, ys), "target": (Xt,)}, step=DANNStep(500))
 
-See :mod:`tltaxonomy.transductive.deep.losses` for the math and shapes of each object.
+See :mod:`tltaxonomy.transductive.deep.losses` for the math and shapes of each object, and
+:mod:`tltaxonomy.transductive.deep.methods` for the registered strategies built on them (``dann``,
+``cdan``, ``cdan_e``, ``dan``, ``deep_coral``, ``mcc``, ``adabn``, ``mdd``, ``deep_self_training``,
+``deep_source_only``).
 """
 
 from __future__ import annotations
 
-from . import losses
+from . import losses, methods
 from .losses import *  # noqa: F403
+from .methods import *  # noqa: F403
 
-__all__ = list(losses.__all__)
+__all__ = list(losses.__all__) + list(methods.__all__)
