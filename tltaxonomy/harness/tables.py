@@ -303,24 +303,32 @@ def _plan(table_id, seeds, rows, columns, extra_overrides):
     if columns is not None and len(col_items) != len(columns):
         missing = [c for c in columns if c not in spec.columns][0]
         raise unknown_name_error("column", missing, spec.columns)
-    # Hydra composes each row once (composition costs ~0.2-0.5 s); task and seed are plain keys of
-    # the composed config, set per cell. This is the same config `tltax run task=... seed=...` composes.
+    # Hydra composes each row once (composition costs ~0.2-0.5 s), unresolved; task and seed are set
+    # per cell and only then are the interpolations (``random_state: ${seed}``) resolved, so each cell
+    # is the config `tltax run task=... seed=...` composes.
+    from omegaconf import OmegaConf
+
     jobs = []
     for row in row_specs:
-        base = _compose_row(spec, row, extra_overrides)
+        base = _compose_row(spec, row, extra_overrides, resolve=False)
         for column, task in col_items:
             for seed in seeds:
-                cfg = copy.deepcopy(base)
-                cfg["task"], cfg["seed"] = task, int(seed)
-                jobs.append((row.name, column, seed, cfg))
+                cell = OmegaConf.create(copy.deepcopy(base))
+                cell.task, cell.seed = task, int(seed)
+                jobs.append((row.name, column, seed, OmegaConf.to_container(cell, resolve=True)))
     return spec, row_specs, col_items, jobs, tuple(int(s) for s in seeds)
 
 
-def _compose_row(spec: TableSpec, row: RowSpec, extra_overrides: tuple[str, ...]) -> dict:
+def _compose_row(spec: TableSpec, row: RowSpec, extra_overrides: tuple[str, ...], *, resolve: bool = True) -> dict:
     from omegaconf import OmegaConf
 
     overrides = [*spec.overrides, f"dataset={spec.dataset}", *row.overrides, *extra_overrides]
-    return OmegaConf.to_container(compose_config(overrides), resolve=True)
+    cfg = compose_config(overrides)
+    if resolve:
+        return OmegaConf.to_container(cfg, resolve=True)
+    container = OmegaConf.to_container(cfg, resolve=False)
+    container.pop("hydra", None)  # Hydra's own node resolves only in its runtime context
+    return container
 
 
 def _run_cell(cfg: dict, store: ResultStore | str, force: bool) -> tuple[dict, bool, float]:
