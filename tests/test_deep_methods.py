@@ -221,11 +221,11 @@ def test_without_target_rows_a_deep_method_is_its_source_only_network():
 def test_dann_beats_source_only_on_the_rotated_moons():
     """The toy problem DANN was made for (a smaller, faster version of the dann2016_moons table)."""
     Xs, ys, Xt, yt = make_rotated_moons(n_samples=150, angle=35)
-    common = dict(backbone_kwargs={"hidden": [15], "activation": "sigmoid"}, device="cpu", random_state=0,
-                  selection="last", max_epochs=200, lr=0.01)
+    common = dict(backbone_kwargs={"hidden": [50], "activation": "relu"}, device="cpu", random_state=0,
+                  selection="last", max_epochs=100, lr=0.01, batch_size=16)
     nn_acc = DeepSourceOnly(**common).fit_domains(Xs, ys, Xt).score(Xt, yt)
-    dann_acc = DANN(**common, trade_off=1.0).fit_domains(Xs, ys, Xt).score(Xt, yt)
-    assert dann_acc > nn_acc + 0.05, (nn_acc, dann_acc)
+    dann_acc = DANN(**common, discriminator_layers=1, discriminator_hidden=32).fit_domains(Xs, ys, Xt).score(Xt, yt)
+    assert dann_acc > nn_acc + 0.10, (nn_acc, dann_acc)  # measured: .767 -> .927
 
 
 def test_random_shift_and_cutout():
@@ -250,3 +250,27 @@ def test_resnet_small_and_backbone_kwargs():
     assert isinstance(mlp.net[2], nn.Sigmoid) and mlp.out_features == 3
     with pytest.raises(ValueError, match="backbone_kwargs"):
         build_backbone(nn.Linear(5, 3), input_shape=(5,), backbone_kwargs={"hidden": [3]})
+
+
+def test_self_training_distribution_alignment_is_the_remixmatch_rescaling():
+    """p <- normalize(p * prior / running mean of p); it removes a class the model over-predicts."""
+    from tltaxonomy.transductive.deep.methods import _SelfTrainingStep
+
+    prior = torch.tensor([0.5, 0.5])
+    step = _SelfTrainingStep(1.0, "constant", 0.9, "none", (2,), prior=prior, momentum=0.0)
+    p = torch.tensor([[0.9, 0.1], [0.7, 0.3], [0.6, 0.4]])  # the model leans to class 0 on the target
+    q = step._align(p)
+    mean = p.mean(dim=0)
+    expected = p * prior / mean
+    torch.testing.assert_close(q, expected / expected.sum(dim=1, keepdim=True))
+    assert (q.argmax(dim=1) == torch.tensor([0, 1, 1])).all()  # 0.7/0.3 and 0.6/0.4 flip after rescaling
+    # the running mean moves by (1 - momentum) per batch
+    step = _SelfTrainingStep(1.0, "constant", 0.9, "none", (2,), prior=prior, momentum=0.9)
+    step._align(p)
+    step._align(torch.tensor([[0.5, 0.5]]))
+    torch.testing.assert_close(step.p_model, 0.9 * mean + 0.1 * torch.tensor([0.5, 0.5]))
+    # the estimator passes the source class frequencies
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = np.r_[np.zeros(30, int), np.ones(10, int)]
+    st = DeepSelfTraining(max_epochs=1, device="cpu", selection="last").fit_domains(X, y, X)
+    np.testing.assert_allclose(st.source_prior_, [0.75, 0.25])

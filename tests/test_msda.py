@@ -133,3 +133,24 @@ def test_rejects_bad_params():
         MSDA(noise=1.0).fit(X, [0, 1, 0, 1])
     with pytest.raises(ValueError):
         MSDA(n_layers=0).fit(X, [0, 1, 0, 1])
+
+
+def test_a_domain_adaptation_learner_on_top_gets_the_target_rows():
+    from tltaxonomy.base import BaseDomainAdaptationClassifier
+    from tltaxonomy.registry import register  # noqa: F401
+
+    seen = {}
+
+    class Spy(BaseDomainAdaptationClassifier):
+        def _fit(self, split):
+            seen["n_target"] = split.X_target.shape[0]
+            seen["width"] = split.X_source.shape[1]
+
+        def _predict_encoded(self, X):
+            return np.zeros(X.shape[0], dtype=int)
+
+    rng = np.random.default_rng(0)
+    Xs, Xt = rng.random((30, 6)), rng.random((20, 6))
+    ys = rng.integers(0, 2, 30)
+    MSDA(n_layers=2, estimator=Spy()).fit_domains(Xs, ys, Xt)
+    assert seen == {"n_target": 20, "width": 18}

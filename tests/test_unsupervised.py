@@ -76,13 +76,13 @@ def test_errors():
 def test_transferred_features_beat_raw_pixels_on_usps(digits, lenet_ckpt):
     """K-means on MNIST-pretrained LeNet features clusters USPS better (NMI) than on raw pixels.
 
-    With this small pretraining (3000 digits, 2 epochs) the gain is small (NMI 0.640 vs 0.622 on these
-    1000 rows); with the full pretraining (15 000 digits, 5 epochs) it is 0.693 vs 0.620 on the 2007
-    test rows.
+    With this short pretraining (15 000 digits, 2 epochs) NMI is 0.67 vs 0.62 on these 1000 rows; with
+    the pretrain config's 5 epochs it is 0.68 vs 0.61 on all 2007 test rows. (3000 digits for 2 epochs
+    gave features barely better than the pixels, 0.628 vs 0.619.)
     """
     rng = np.random.default_rng(0)
     test = rng.choice(len(digits.y_test), 1000, replace=False)
     X, y = digits.X_test[test], digits.y_test[test]
     raw = FeatureKMeans(n_init=4, random_state=0).fit(X).labels_
     transferred = FeatureKMeans(pretrained=lenet_ckpt, n_init=4, device="cpu", random_state=0).fit(X).labels_
-    assert nmi(y, transferred) > nmi(y, raw) + 0.01, (nmi(y, transferred), nmi(y, raw))
+    assert nmi(y, transferred) > nmi(y, raw) + 0.03, (nmi(y, transferred), nmi(y, raw))

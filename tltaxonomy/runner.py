@@ -147,6 +147,10 @@ def _strategy_class(config: dict) -> type:
         raise ConfigError(f"strategy._target_={target!r} cannot be imported: {exc}") from None
 
 
+#: the settings whose strategies get a pretrained backbone from the config's ``pretrain`` group (inductive
+#: transfer and feature reuse for clustering; a deep domain-adaptation strategy trains on source + target)
+_PRETRAINING_SETTINGS = ("inductive", "unsupervised")
+
 #: which ``protocol.*`` keys each setting's protocol reads (the others do not enter its hash)
 _PROTOCOL_KEYS = {"inductive": ("labels_per_class",), "transductive": ("source_per_class",), "unsupervised": ()}
 
@@ -162,8 +166,8 @@ def _effective_config(config: dict) -> dict:
     protocol = {k: v for k, v in (config.pop("protocol", None) or {}).items() if k in keys}
     if protocol:
         config["protocol"] = protocol
-    if "pretrained" not in params or setting != "inductive":
-        config.pop("pretrain", None)  # only the inductive strategies pretrain through the runner
+    if "pretrained" not in params or setting not in _PRETRAINING_SETTINGS:
+        config.pop("pretrain", None)  # domain adaptation trains its network on the task itself
     return config
 
 
@@ -263,7 +267,7 @@ def _runtime_params(strategy, task, config, runtime, store, timings) -> dict:
     pretrain = config.get("pretrain") or {}
     if (
         pretrain
-        and getattr(type(strategy), "_setting", "") == "inductive"
+        and getattr(type(strategy), "_setting", "") in _PRETRAINING_SETTINGS
         and "pretrained" in params
         and params.get("pretrained") is None
         and params.get("backbone") is not None

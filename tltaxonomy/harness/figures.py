@@ -43,6 +43,7 @@ def decision_boundary_figure(
     column: str | None = None,
     data_dir: str | None = None,
     resolution: int = 300,
+    extra_overrides: tuple[str, ...] = (),
 ) -> Path:
     """Fit every row of ``table_id`` on one of its 2-D tasks and draw the decision boundaries.
 
@@ -64,6 +65,8 @@ def decision_boundary_figure(
         Data directory (default: ``$TLTAX_DATA_DIR`` / the configured one).
     resolution : int, default=300
         Grid points per axis.
+    extra_overrides : tuple of str
+        Hydra overrides added to every row (e.g. a shorter budget).
 
     Returns
     -------
@@ -87,7 +90,7 @@ def decision_boundary_figure(
     light = ListedColormap(["#f4c7a1", "#a9c8ea"])
     dark = ListedColormap(["#d2601a", "#1f5fa8"])
     for ax, row in zip(axes[0], spec.rows):
-        cfg = _compose_row(spec, row, (f"task={spec.columns[column]}", f"seed={seed}"))
+        cfg = _compose_row(spec, row, (*extra_overrides, f"task={spec.columns[column]}", f"seed={seed}"))
         strategy, task = _fit_row(cfg, data_dir)
         pts = np.vstack([task.X_source, task.X_target])
         lo, hi = pts.min(axis=0) - 0.5, pts.max(axis=0) + 0.5

@@ -131,7 +131,9 @@ class MSDA(TransformerMixin, BaseDomainAdaptationClassifier):
     estimator : sklearn classifier or None, default=None
         ``None`` = ``sklearn.svm.LinearSVC(C=1.0, random_state=random_state)`` — scikit-learn's default
         ``C``, as the DANN authors' SVM column (sklearn's linear SVM with its defaults); ``C`` is not
-        tuned.
+        tuned. A domain-adaptation strategy (e.g. :class:`~tltaxonomy.transductive.DANN`) is fitted
+        on the represented source *and* target rows with their ``sample_domain`` (the "DANN (mSDA)"
+        column of the DANN paper); any other classifier on the source rows.
     random_state : int, RandomState or None, default=None
         Passed to the default ``LinearSVC`` (its dual coordinate descent shuffles). The mSDA layers are
         deterministic.
@@ -189,7 +191,12 @@ class MSDA(TransformerMixin, BaseDomainAdaptationClassifier):
             self.weights_.append(W)
         self.n_features_out_ = Xs.shape[1] * (self.n_layers + int(self.concat_input))
         self.estimator_ = clone_or_default(self.estimator, LinearSVC(C=1.0, random_state=self.random_state))
-        self.estimator_.fit(self._embed(Xs), split.y_source)
+        if isinstance(self.estimator_, BaseDomainAdaptationClassifier):
+            # a domain-adaptation learner on top (e.g. DANN on mSDA features): it gets the target rows too
+            X, y, sd = split.masked()
+            self.estimator_.fit(self._embed(X), y, sample_domain=sd)
+        else:
+            self.estimator_.fit(self._embed(Xs), split.y_source)
 
     def _embed(self, X) -> np.ndarray:
         X = _dense(X)
