@@ -54,3 +54,14 @@ def test_atomic_write_leaves_nothing_half_written(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert target.read_text() == "old"
     assert sorted(p.name for p in target.parent.iterdir()) == ["record.json"]  # no temp file left
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    # mkstemp creates 0600 files; a written table or record must be readable like any other file
+    mask = os.umask(0o022)
+    try:
+        target = tmp_path / "table.md"
+        atomic_write_text(target, "| a |")
+        assert (target.stat().st_mode & 0o777) == 0o644
+    finally:
+        os.umask(mask)

@@ -8,6 +8,7 @@ DANN paper shows instead of a number.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,8 @@ def decision_boundary_figure(
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0][0].legend(loc="lower left", fontsize=8)
-    fig.suptitle(f"{spec.title} — {column}, seed {seed}", fontsize=10)
+    width = max(40, int(4.2 * len(spec.rows) * 12))  # characters that fit the figure at fontsize 10
+    fig.suptitle(textwrap.fill(f"{spec.title} — {column}, seed {seed}", width), fontsize=10)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
