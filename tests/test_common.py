@@ -25,6 +25,8 @@ TEST_PARAMS: dict[str, dict] = {
     "kliep": {"random_state": 0},
     "finetune": {"max_epochs": 3, "device": "cpu", "random_state": 0},
     "scratch": {"max_epochs": 3, "device": "cpu", "random_state": 0},
+    **{name: {"max_epochs": 3, "device": "cpu", "random_state": 0}
+       for name in ("partial_finetune", "gradual_unfreezing", "discriminative_lr", "l2sp", "lp_ft", "bss")},
     "linear_probe": {"device": "cpu", "random_state": 0},
     "feature_kmeans": {"n_clusters": 2, "n_init": 2, "device": "cpu", "random_state": 0},
     "tca": {"n_components": 5, "l2_normalize": False},

@@ -6,7 +6,7 @@ of a checkpoint written by :func:`pretrain_backbone`.
 """
 
 from .registry import get_backbone, list_backbones, register_backbone
-from .networks import LeNet, MLP, SmallResNet  # noqa: E402  (registers the built-in backbones)
+from .networks import LeNet, MLP, SmallResNet, backbone_blocks  # noqa: E402  (registers the built-in backbones)
 from .pretrain import (
     BackboneSpec,
     FeatureClassifier,
@@ -23,6 +23,7 @@ __all__ = [
     "LeNet",
     "MLP",
     "SmallResNet",
+    "backbone_blocks",
     "build_backbone",
     "extract_features",
     "feature_dim",

@@ -10,7 +10,7 @@ from torch import nn
 
 from .registry import register_backbone
 
-__all__ = ["LeNet", "MLP", "SmallResNet"]
+__all__ = ["LeNet", "MLP", "SmallResNet", "backbone_blocks"]
 
 
 @register_backbone("lenet")
@@ -205,3 +205,57 @@ class SmallResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.reshape(-1, *self.input_shape))
+
+
+def backbone_blocks(backbone: nn.Module) -> list[nn.Module]:
+    """The backbone's blocks from input to output: the units that partial fine-tuning freezes.
+
+    A module with a ``blocks()`` method is asked for them. Otherwise ``nn.Sequential`` and
+    ``nn.ModuleList`` containers are opened recursively and every other child that holds parameters is
+    one block: LeNet gives ``[conv1, conv2, fc]``, an :class:`MLP` its linear layers, a
+    :class:`SmallResNet` its stem convolution, stem batch-norm and residual blocks.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        Feature extractor.
+
+    Returns
+    -------
+    list of torch.nn.Module
+        In forward order; every parameter of ``backbone`` belongs to exactly one block.
+
+    Raises
+    ------
+    ValueError
+        If ``backbone`` has no parameters, or the blocks found miss some of its parameters (the module
+        keeps parameters outside its children: give it a ``blocks()`` method).
+
+    Examples
+    --------
+    >>> [type(b).__name__ for b in backbone_blocks(LeNet())]
+    ['Conv2d', 'Conv2d', 'Linear']
+    """
+    if callable(getattr(backbone, "blocks", None)):
+        blocks = list(backbone.blocks())
+    else:
+        blocks = []
+
+        def walk(module: nn.Module) -> None:
+            for child in module.children():
+                if isinstance(child, (nn.Sequential, nn.ModuleList)):
+                    walk(child)
+                elif any(True for _ in child.parameters()):
+                    blocks.append(child)
+
+        walk(backbone)
+    n_all = sum(1 for _ in backbone.parameters())
+    if n_all == 0:
+        raise ValueError(f"backbone_blocks: {type(backbone).__name__} has no parameters; there is nothing to freeze.")
+    covered = {id(p) for b in blocks for p in b.parameters()}
+    if len(covered) != n_all:
+        raise ValueError(
+            f"backbone_blocks: {type(backbone).__name__} holds {n_all - len(covered)} parameter tensors outside its "
+            "child modules; give the module a blocks() method that lists its blocks in forward order."
+        )
+    return blocks

@@ -1,8 +1,34 @@
 """Inductive transfer: the target task has (a few) labels.
 
-Families: fine-tuning (:class:`LinearProbe`, :class:`FineTune`, :class:`FromScratch` baseline).
+Families: fine-tuning — :class:`LinearProbe`, :class:`FineTune` and its registered variants
+(:class:`PartialFineTune`, :class:`GradualUnfreezing`, :class:`DiscriminativeFineTune`, :class:`L2SP`,
+:class:`LPFT`, :class:`BSS`), the :class:`FromScratch` baseline; their regularisers as plain torch
+modules in :mod:`tltaxonomy.inductive.regularizers`.
 """
 
-from .finetune import FineTune, FromScratch, LinearProbe
+from .finetune import (
+    BSS,
+    L2SP,
+    LPFT,
+    DiscriminativeFineTune,
+    FineTune,
+    FromScratch,
+    GradualUnfreezing,
+    LinearProbe,
+    PartialFineTune,
+)
+from .regularizers import BatchSpectralShrinkage, SPRegularization
 
-__all__ = ["FineTune", "FromScratch", "LinearProbe"]
+__all__ = [
+    "BSS",
+    "BatchSpectralShrinkage",
+    "DiscriminativeFineTune",
+    "FineTune",
+    "FromScratch",
+    "GradualUnfreezing",
+    "L2SP",
+    "LPFT",
+    "LinearProbe",
+    "PartialFineTune",
+    "SPRegularization",
+]

@@ -378,11 +378,38 @@ class Trainer:
         return {k: getattr(self, k) for k in keys}
 
     def _make_optimizer(self, params) -> torch.optim.Optimizer:
+        for group in params:  # a group's learning rate is lr x its lr_mult (the schedule scales both)
+            group["lr"] = self.lr * group["lr_mult"]
         if self.optimizer == "sgd":
             return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
         if self.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+
+    @staticmethod
+    def _param_groups(model: nn.Module, param_groups) -> list[dict[str, Any]]:
+        if param_groups is None:
+            return [{"params": [p for p in model.parameters() if p.requires_grad], "lr_mult": 1.0}]
+        groups, seen = [], set()
+        for i, g in enumerate(param_groups):
+            if not isinstance(g, Mapping) or "params" not in g:
+                raise ValueError(f"Trainer.fit: param_groups[{i}] must be a dict with a 'params' list, got {g!r}.")
+            mult = float(g.get("lr_mult", 1.0))
+            if not math.isfinite(mult) or mult < 0:
+                raise ValueError(f"Trainer.fit: param_groups[{i}] has lr_mult={mult}; use a finite number >= 0.")
+            params = list(g["params"])
+            for p in params:
+                if id(p) in seen:
+                    raise ValueError(f"Trainer.fit: a parameter appears in more than one of param_groups (again in group {i}).")
+                seen.add(id(p))
+            groups.append({"params": params, "lr_mult": mult})
+        missing = [n for n, p in model.named_parameters() if p.requires_grad and id(p) not in seen]
+        if missing:
+            raise ValueError(
+                f"Trainer.fit: trainable parameters of the model are in no param_groups entry: {missing[:5]}"
+                f"{' ...' if len(missing) > 5 else ''}; add them to a group or set requires_grad=False."
+            )
+        return [g for g in groups if g["params"]]
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -399,6 +426,7 @@ class Trainer:
         val_data: Dataset | Sequence | None = None,
         val_fn: Callable[[nn.Module, Any], tuple[float, int]] | None = None,
         on_epoch_end: Callable[[nn.Module, int], None] | None = None,
+        param_groups: Sequence[Mapping[str, Any]] | None = None,
     ) -> TrainingHistory:
         """Train ``model`` in place and return its :class:`TrainingHistory`.
 
@@ -424,6 +452,13 @@ class Trainer:
         on_epoch_end : callable, optional
             ``on_epoch_end(model, epoch)`` after each epoch (``epoch`` from 1), after validation; e.g. to
             keep per-epoch weights. It must not change the model.
+        param_groups : sequence of dict, optional
+            Optimiser parameter groups, each ``{"params": [...], "lr_mult": float}``: a group's learning
+            rate is ``lr * lr_mult`` (the ``lr_schedule`` scales it too), e.g. a backbone at 0.1 x the
+            head's rate (discriminative learning rates). Every trainable parameter of ``model`` must be
+            in exactly one group; parameters whose ``requires_grad`` is off stay in their group, so a
+            step may freeze and unfreeze them during training (gradual unfreezing). ``None`` = one group
+            of ``model``'s trainable parameters at ``lr``.
 
         Returns
         -------
@@ -485,11 +520,14 @@ class Trainer:
 
         model.to(device)
         step_module = step if isinstance(step, nn.Module) else None
-        params = list(model.parameters())
+        groups = self._param_groups(model, param_groups)
         if step_module is not None:
             step_module.to(device)
-            params += [p for p in step_module.parameters() if all(p is not q for q in params)]
-        optimizer = self._make_optimizer([p for p in params if p.requires_grad])
+            seen = {id(p) for g in groups for p in g["params"]}
+            extra = [p for p in step_module.parameters() if id(p) not in seen and p.requires_grad]
+            if extra:
+                groups.append({"params": extra, "lr_mult": 1.0})
+        optimizer = self._make_optimizer(groups)
 
         history = TrainingHistory()
         best = {"score": None, "epoch": None, "bad_epochs": 0, "state": None}
@@ -586,7 +624,7 @@ class Trainer:
             state = TrainState(epoch, it, self.max_epochs, iters_per_epoch)
             if self.lr_schedule == "inv":
                 for group in optimizer.param_groups:
-                    group["lr"] = self.lr * (1.0 + 10.0 * state.progress) ** -0.75
+                    group["lr"] = self.lr * group["lr_mult"] * (1.0 + 10.0 * state.progress) ** -0.75
             out = step(model, batch, state)
             if isinstance(out, Mapping):
                 loss = out["loss"]
