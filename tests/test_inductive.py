@@ -332,3 +332,24 @@ def test_finetune_variants_logs_and_determinism():
     b = BSS(max_epochs=2, batch_size=16, l2sp_alpha=0.01, **FAST).fit(X, y)
     assert {"ce", "bss", "l2sp"} <= set(a.history_.logs[-1])
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_linear_probe_feature_cache_extracts_once_per_rows_and_weights(tmp_path, monkeypatch):
+    import tltaxonomy.inductive.finetune as ft
+
+    X, y = _images()
+    calls = []
+    real = ft.extract_features
+    monkeypatch.setattr(ft, "extract_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    plain = LinearProbe(C=0.1, **FAST).fit(X, y)
+    n_plain = len(calls)
+    a = LinearProbe(C=0.1, memory=str(tmp_path), **FAST).fit(X, y)
+    b = LinearProbe(C=10.0, memory=str(tmp_path), **FAST).fit(X, y)  # another C: the same features
+    assert len(calls) == 2 * n_plain  # the uncached fit, then one extraction shared by a and b
+    np.testing.assert_array_equal(a.predict_proba(X), plain.predict_proba(X))
+    assert not np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    before = len(calls)
+    a.predict_proba(X)  # rows already seen: from the cache
+    assert len(calls) == before
+    LinearProbe(C=0.1, memory=str(tmp_path), **{**FAST, "random_state": 1}).fit(X, y)  # other weights: extract again
+    assert len(calls) == before + 1

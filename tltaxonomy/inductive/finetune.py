@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from sklearn.base import TransformerMixin
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 import torch.nn.functional as F
 from torch import nn
 
@@ -116,6 +116,10 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
         Torch device (see :func:`~tltaxonomy.training.resolve_device`).
     random_state : int or None, default=None
         Seed of the backbone's initialisation (when not pretrained) and of the solver.
+    memory : str, path-like, joblib.Memory or None, default=None
+        Cache of the extracted features (scikit-learn's ``Pipeline(memory=...)`` convention), keyed by
+        the backbone's weights and the rows: a sweep over ``C``, seeds or label budgets drawn from the
+        same images extracts each row's features once. ``None`` = no cache.
 
     Attributes
     ----------
@@ -147,6 +151,7 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
         "pretrained": [str, os.PathLike, None],
         "C": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "memory": [str, os.PathLike, HasMethods(["cache"]), None],
     }
 
     def __init__(
@@ -160,6 +165,7 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
         batch_size: int = 256,
         device: str = "auto",
         random_state: int | None = None,
+        memory=None,
     ):
         self.backbone = backbone
         self.pretrained = pretrained
@@ -169,6 +175,7 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state
+        self.memory = memory
 
     def fit(self, X, y, *, sample_domain=None) -> LinearProbe:
         """Extract features of the labelled rows and fit the probe.
@@ -198,9 +205,10 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
         return tags
 
     def _features(self, X: np.ndarray) -> np.ndarray:
-        return extract_features(
-            self.backbone_, X, input_shape=self.input_shape_, batch_size=self.batch_size, device=self.device
-        )
+        if self.memory is None:
+            return extract_features(self.backbone_, X, input_shape=self.input_shape_, batch_size=self.batch_size, device=self.device)
+        cached = check_memory(self.memory).cache(_cached_features, ignore=["backbone", "batch_size", "device"])
+        return cached(_weights_key(self.backbone_), self.backbone_, X, tuple(self.input_shape_), self.batch_size, str(self.device))
 
     def transform(self, X) -> np.ndarray:
         """Backbone features of ``X``."""
@@ -209,6 +217,22 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.classifier_.predict_proba(self._features(X))
+
+
+def _weights_key(module: nn.Module) -> str:
+    """A digest of a module's class and weights (what its features depend on)."""
+    import hashlib
+
+    h = hashlib.sha256(type(module).__qualname__.encode())
+    for name, tensor in module.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _cached_features(weights_key, backbone, X, input_shape, batch_size, device) -> np.ndarray:
+    # joblib keys the cache on (weights_key, X, input_shape); the module itself is not hashed
+    return extract_features(backbone, X, input_shape=input_shape, batch_size=batch_size, device=device)
 
 
 class _TrainedClassifier(_BackboneClassifier):
