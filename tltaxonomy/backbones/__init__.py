@@ -7,6 +7,7 @@ of a checkpoint written by :func:`pretrain_backbone`.
 
 from .registry import get_backbone, list_backbones, register_backbone
 from .networks import LeNet, MLP, SmallResNet, backbone_blocks  # noqa: E402  (registers the built-in backbones)
+from .imagenet import EfficientNetLite0  # noqa: E402  (registers it; its packages are imported when it is built)
 from .pretrain import (
     BackboneSpec,
     FeatureClassifier,
@@ -19,6 +20,7 @@ from .pretrain import (
 
 __all__ = [
     "BackboneSpec",
+    "EfficientNetLite0",
     "FeatureClassifier",
     "LeNet",
     "MLP",
