@@ -8,7 +8,8 @@
   ``protocol.source_per_class=k``, each seed draws k labelled source rows per class (the "standard
   protocol" of the Office-Caltech papers).
 - **inductive**: draw ``protocol.labels_per_class`` labelled rows per class from the target train
-  split (seeded), fit on those only, score the target test split.
+  split (seeded), fit on those only, score the target test split (where the task's test split is its
+  target pool itself, e.g. a single domain, the rows not drawn).
 - **unsupervised**: cluster the target rows (no label is given to the strategy), score the
   clustering against the held-back labels (accuracy under the optimal matching, NMI, ARI).
 """
@@ -75,11 +76,15 @@ def _inductive(strategy, task, config, timings):
     t = time.perf_counter()
     strategy.fit(task.X_target[rows], task.y_target[rows])
     timings["fit_s"] = time.perf_counter() - t
+    X_test, y_test = task.X_test, task.y_test
+    if task.X_test is task.X_target:  # one pool (e.g. a single domain): the rows not drawn are the test set
+        rest = np.setdiff1d(np.arange(task.X_target.shape[0]), rows)
+        X_test, y_test = task.X_target[rest], np.asarray(task.y_target)[rest]
     t = time.perf_counter()
-    y_pred = strategy.predict(task.X_test)
+    y_pred = strategy.predict(X_test)
     timings["predict_s"] = time.perf_counter() - t
-    metrics = {"target/acc": accuracy(task.y_test, y_pred)}
-    info = {"labels_per_class": per_class, "n_labelled": int(rows.size), "n_test": int(task.X_test.shape[0])}
+    metrics = {"target/acc": accuracy(y_test, y_pred)}
+    info = {"labels_per_class": per_class, "n_labelled": int(rows.size), "n_test": int(X_test.shape[0])}
     return metrics, info
 
 

@@ -172,12 +172,13 @@ def _effective_config(config: dict) -> dict:
 
 
 @lru_cache(maxsize=8)
-def _load_task(dataset: str, task: str, preprocess: str | None, data_dir: str | None):
+def _load_task(dataset: str, task: str, preprocess: str | None, data_dir: str | None, options: tuple = ()):
     """:func:`~tltaxonomy.datasets.load_task`, once per process for the cells of a table (its seeds
-    share the task). The arrays are made read-only, so no strategy can change what the next cell sees."""
+    share the task). The arrays are made read-only, so no strategy can change what the next cell sees.
+    ``options`` are the dataset parameters as sorted ``(key, value)`` pairs (hashable, for the cache)."""
     from .datasets import load_task
 
-    data = load_task(dataset, task, preprocess=preprocess, data_dir=data_dir)
+    data = load_task(dataset, task, preprocess=preprocess, data_dir=data_dir, **dict(options))
     for value in vars(data).values():
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
@@ -223,7 +224,12 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
     seed = int(config["seed"])
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    task = _load_task(dataset_cfg["name"], config["task"], dataset_cfg.get("preprocess"), runtime.get("data_dir"))
+    # Keys of the dataset config beside name/preprocess are dataset parameters (e.g. `size` of
+    # office_caltech_images); they are part of the config, hence of the record's hash.
+    options = tuple(sorted((k, v) for k, v in dataset_cfg.items() if k not in ("name", "preprocess")))
+    task = _load_task(
+        dataset_cfg["name"], config["task"], dataset_cfg.get("preprocess"), runtime.get("data_dir"), options
+    )
     timings["load_s"] = time.perf_counter() - t
 
     strategy = instantiate(config["strategy"], _convert_="all")

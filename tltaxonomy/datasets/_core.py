@@ -60,7 +60,12 @@ class Dataset:
         The references to cite.
     n_classes : int
     image_shape : tuple of int or None
-        Shape such that ``X.reshape(-1, *image_shape)`` gives upright images, for image datasets.
+        Shape such that ``X.reshape(-1, *image_shape)`` gives upright images, for image datasets (with
+        the default ``options``; a loader whose options change the shape reports the task's own).
+    options : dict of str to object
+        The loader's parameters with their defaults (e.g. ``{"size": 64}``); empty for most datasets.
+        :func:`load_task` passes them to the loader as keyword arguments (``load_task(..., size=96)``,
+        or ``dataset.size=96`` in a run config).
     """
 
     name: str
@@ -73,6 +78,21 @@ class Dataset:
     image_shape: tuple[int, ...] | None = None
     loader: Callable[..., dict] = field(default=None, repr=False)
     resolve_task: Callable[[str], TaskSpec | None] | None = field(default=None, repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def resolve_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The dataset's default :attr:`options` updated with ``options``.
+
+        Raises
+        ------
+        UnknownNameError
+            For an option the dataset does not have; the message lists its options.
+        """
+        for key in options:
+            if key not in self.options:
+                err = unknown_name_error("dataset option", key, self.options)
+                raise UnknownNameError(f"{err} (dataset {self.name!r})") from None
+        return {**self.options, **options}
 
     def get_task(self, task: str) -> TaskSpec:
         """Return the :class:`TaskSpec` called ``task``.
@@ -212,6 +232,7 @@ def load_task(
     preprocess: str | None = None,
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
+    **options: Any,
 ) -> TaskData:
     """Load one task of a registered dataset.
 
@@ -228,6 +249,9 @@ def load_task(
         See :func:`~tltaxonomy.datasets.get_data_dir`.
     download : bool, default=False
         Download missing files (pinned URLs, sha256 verified).
+    **options
+        Dataset parameters (:attr:`Dataset.options`), e.g. ``size=96`` for ``office_caltech_images``;
+        the others keep their defaults.
 
     Returns
     -------
@@ -236,7 +260,7 @@ def load_task(
     Raises
     ------
     UnknownNameError
-        Unknown dataset, task or preprocessing name.
+        Unknown dataset, task, preprocessing name or dataset option.
     DataFileNotFoundError, DataChecksumError
         A data file is missing or corrupt.
     """
@@ -244,6 +268,7 @@ def load_task(
     spec = ds.get_task(task)
     prep_name = ds.default_preprocess if preprocess is None else preprocess
     prep = get_preprocessor(prep_name)
+    opts = ds.resolve_options(options)
 
     used: list[str] = []
 
@@ -252,7 +277,7 @@ def load_task(
         used.append(str(path))
         return path
 
-    raw = ds.loader(spec, fetch)
+    raw = ds.loader(spec, fetch, **opts) if opts else ds.loader(spec, fetch)
     Xs, Xt, Xte = raw["X_source"], raw["X_target"], raw["X_test"]
     test_is_target = Xte is Xt
     Xs = None if Xs is None else prep(Xs)
@@ -267,6 +292,8 @@ def load_task(
         "files": used,
         "preprocess_description": prep.description,
     }
+    if opts:
+        meta["options"] = dict(opts)
     meta.update(raw.get("meta", {}))
     return TaskData(
         dataset=ds.name,
@@ -279,7 +306,7 @@ def load_task(
         y_test=yte,
         preprocess=prep.name,
         n_classes=ds.n_classes,
-        image_shape=ds.image_shape,
+        image_shape=raw.get("image_shape", ds.image_shape),
         meta=meta,
     )
 

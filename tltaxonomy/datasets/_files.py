@@ -37,7 +37,9 @@ __all__ = [
     "REMOTE_FILES",
     "DATA_DIR_ENV",
     "DATA_URL_ENV",
+    "CACHE_DIR_ENV",
     "get_data_dir",
+    "get_cache_dir",
     "ensure_file",
     "verify_file",
     "download_file",
@@ -48,6 +50,9 @@ DATA_DIR_ENV = "TLTAX_DATA_DIR"
 #: Environment variable replacing ``https://raw.githubusercontent.com`` in download URLs (a mirror,
 #: or a local test server).
 DATA_URL_ENV = "TLTAX_DATA_URL"
+#: Environment variable naming the cache directory (decoded arrays derived from the data files, e.g.
+#: the resized Office+Caltech10 images); see :func:`get_cache_dir`.
+CACHE_DIR_ENV = "TLTAX_CACHE_DIR"
 #: The prefix of every pinned download URL; :data:`DATA_URL_ENV` / ``base_url`` replaces it.
 RAW_GITHUB = "https://raw.githubusercontent.com"
 
@@ -276,6 +281,35 @@ def get_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     xdg = os.environ.get("XDG_DATA_HOME", "")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
     return base / "tltaxonomy" / "data"
+
+
+def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Return the cache directory of arrays decoded from the data files.
+
+    Derived arrays (e.g. the decoded and resized ``office_caltech_images``) are cached here, keyed by
+    the sha256 and size of the data file they come from, so deleting the folder only costs time. It is
+    independent of the data directory, which may be read-only or shared.
+
+    Parameters
+    ----------
+    cache_dir : str or path-like, optional
+        Explicit directory; wins over everything else.
+
+    Returns
+    -------
+    pathlib.Path
+        ``cache_dir`` if given, else the environment variable ``TLTAX_CACHE_DIR`` if set and not empty,
+        else ``$XDG_CACHE_HOME/tltaxonomy`` (``XDG_CACHE_HOME`` defaults to ``~/.cache``). The
+        directory is not created.
+    """
+    if cache_dir is not None and str(cache_dir) != "":
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(CACHE_DIR_ENV, "")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "tltaxonomy"
 
 
 def _sha256_file(path: Path) -> str:
