@@ -273,14 +273,19 @@ def get_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
         else ``$XDG_DATA_HOME/tltaxonomy/data`` (``XDG_DATA_HOME`` defaults to ``~/.local/share``).
         The directory is not created.
     """
-    if data_dir is not None and str(data_dir) != "":
-        return Path(data_dir).expanduser()
-    env = os.environ.get(DATA_DIR_ENV, "")
+    return _resolve_dir(data_dir, DATA_DIR_ENV, "XDG_DATA_HOME", (".local", "share"), ("tltaxonomy", "data"))
+
+
+def _resolve_dir(explicit, env_name: str, xdg_name: str, xdg_default: tuple[str, ...], leaf: tuple[str, ...]) -> Path:
+    """``explicit``, else ``$env_name``, else ``$xdg_name`` (default ``~/<xdg_default>``) / ``leaf``."""
+    if explicit is not None and str(explicit) != "":
+        return Path(explicit).expanduser()
+    env = os.environ.get(env_name, "")
     if env:
         return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME", "")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
-    return base / "tltaxonomy" / "data"
+    xdg = os.environ.get(xdg_name, "")
+    base = Path(xdg).expanduser() if xdg else Path.home().joinpath(*xdg_default)
+    return base.joinpath(*leaf)
 
 
 def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -302,14 +307,7 @@ def get_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
         else ``$XDG_CACHE_HOME/tltaxonomy`` (``XDG_CACHE_HOME`` defaults to ``~/.cache``). The
         directory is not created.
     """
-    if cache_dir is not None and str(cache_dir) != "":
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(CACHE_DIR_ENV, "")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "tltaxonomy"
+    return _resolve_dir(cache_dir, CACHE_DIR_ENV, "XDG_CACHE_HOME", (".cache",), ("tltaxonomy",))
 
 
 def _sha256_file(path: Path) -> str:

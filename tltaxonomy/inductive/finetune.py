@@ -280,7 +280,7 @@ class _TrainedClassifier(_BackboneClassifier):
         data = (torch.from_numpy(X.reshape(-1, *shape)), torch.from_numpy(y_enc.astype(np.int64)))
         step, groups = self._training_plan(model, X, y_enc)
         self.history_ = self._make_trainer().fit(model, data, step, param_groups=groups)
-        self.model_ = model
+        self.model_ = model.requires_grad_(True)  # a plan may end with blocks frozen (gradual unfreezing)
         return self
 
     def _training_plan(self, model: FeatureClassifier, X: np.ndarray, y_enc: np.ndarray):
@@ -502,22 +502,6 @@ class FineTune(_TrainedClassifier):
             {"params": list(model.head.parameters()), "lr_mult": 1.0},
         ]
         return step, groups
-
-    def fit(self, X, y, *, sample_domain=None):
-        """Fine-tune the backbone and a new linear head on the labelled rows.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, prod(input_shape))
-            Labelled target rows (flat).
-        y : array-like of shape (n_samples,)
-            Their labels (any values).
-        sample_domain : array-like, optional
-            Accepted for API uniformity; every row given is used.
-        """
-        super().fit(X, y, sample_domain=sample_domain)
-        self.model_.backbone.requires_grad_(True)  # gradual unfreezing may end with blocks still frozen
-        return self
 
 
 class _FineTuneStep(nn.Module):
