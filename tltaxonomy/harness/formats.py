@@ -49,6 +49,50 @@ def _grid(result: TableResult):
     return columns, out
 
 
+def _curve_markdown(result: TableResult) -> list[str]:
+    """The learning-curve summary: strategies as rows, curve values as columns (mean over the task
+    columns ± s.e. over seeds), then the mean training time per run at each value."""
+    spec = result.spec
+    curve = spec.curve
+    d = spec.digits
+    rows = list(dict.fromkeys(c.row for c in result.cells))
+    header = ["strategy"] + [f"{v}" for v in curve.values]
+    lines = [
+        f"Mean over {len(curve.base_columns)} task(s) ({', '.join(curve.base_columns)}) at each value of "
+        f"{curve.label} (`{curve.key}`), ± standard error over seeds:",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * len(curve.values),
+    ]
+    times = []
+    for row in rows:
+        points = {v: (m, se, t) for v, m, se, t in result.curve(row)}
+        cells = [row]
+        trow = [row]
+        for v in curve.values:
+            if v not in points:
+                cells.append("—")
+                trow.append("—")
+                continue
+            m, se, t = points[v]
+            cells.append(_fmt(m, d) + (f" ± {se:.{d}f}" if se is not None else ""))
+            trow.append("—" if t is None else f"{t:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+        times.append("| " + " | ".join(trow) + " |")
+    lines += [
+        "",
+        f"Training time per run (mean seconds of `fit`, this machine) at each value of {curve.label}:",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * len(curve.values),
+        *times,
+        "",
+        "Per task (column = task/value):",
+        "",
+    ]
+    return lines
+
+
 def _markdown(result: TableResult) -> str:
     """Tasks as rows; for each method, ours (± s.e.), the paper's, and the difference."""
     spec = result.spec
@@ -65,6 +109,7 @@ def _markdown(result: TableResult) -> str:
         f"Selection: {spec.selection}. Seeds: {', '.join(map(str, result.seeds or spec.seeds))}. "
         + (f"Published numbers: {spec.citation}" if has_paper else "No published numbers (a table of our own)."),
         "",
+        *(_curve_markdown(result) if spec.curve is not None else []),
         "| " + " | ".join(header) + " |",
         "|---|" + "---:|" * (len(header) - 1),
     ]
@@ -83,10 +128,10 @@ def _markdown(result: TableResult) -> str:
 def _csv(result: TableResult) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["table", "protocol", "selection", "row", "column", "ours_mean", "ours_se", "n_seeds", "paper", "diff"])
+    writer.writerow(["table", "protocol", "selection", "row", "column", "ours_mean", "ours_se", "n_seeds", "paper", "diff", "fit_s"])
     for c in result.cells:
         diff = None if c.paper is None or c.ours_mean is None else c.ours_mean - c.paper
-        writer.writerow([result.spec.id, result.spec.protocol, result.spec.selection, c.row, c.column, c.ours_mean, c.ours_se, c.n_seeds, c.paper, diff])
+        writer.writerow([result.spec.id, result.spec.protocol, result.spec.selection, c.row, c.column, c.ours_mean, c.ours_se, c.n_seeds, c.paper, diff, c.fit_s])
     return buf.getvalue()
 
 
@@ -128,6 +173,16 @@ def _json(result: TableResult) -> str:
         "notes": spec.notes,
         "cells": [c.as_dict() for c in result.cells],
     }
+    if spec.curve is not None:
+        payload["curve"] = {
+            "key": spec.curve.key,
+            "label": spec.curve.label,
+            "values": list(spec.curve.values),
+            "rows": {
+                row: [{"value": v, "mean": m, "se": se, "fit_s": t} for v, m, se, t in result.curve(row)]
+                for row in dict.fromkeys(c.row for c in result.cells)
+            },
+        }
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -20,7 +20,7 @@ from .._errors import ConfigError, unknown_name_error
 from ..runner import compose_config, record_key, run_experiment
 from ..store import ResultStore
 
-__all__ = ["BENCH_DIR", "PAPERS_DIR", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_table", "run_tables"]
+__all__ = ["BENCH_DIR", "PAPERS_DIR", "CurveSpec", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_table", "run_tables"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(os.environ.get("TLTAX_BENCH_DIR", _REPO_ROOT / "benchmarks"))
@@ -31,6 +31,25 @@ PAPERS_DIR = Path(os.environ.get("TLTAX_PAPERS_DIR", _REPO_ROOT / "papers"))
 class RowSpec:
     name: str
     overrides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CurveSpec:
+    """A learning-curve axis: every task column is run at each value of one config key.
+
+    The expanded columns are labelled ``"<column>/<value>"`` (e.g. ``"A/10"``)."""
+
+    key: str  # a config path, e.g. "protocol.labels_per_class"
+    values: tuple[int | float, ...]
+    label: str  # the axis label of the figures, e.g. "labelled images per class"
+    #: rows run only at some values (expensive rows); the others are shown as "—"
+    row_values: dict[str, tuple] = field(default_factory=dict)
+    #: the task columns before expansion (label -> task)
+    base_columns: dict[str, str] = field(default_factory=dict)
+
+    def runs(self, row: str, value) -> bool:
+        allowed = self.row_values.get(row)
+        return allowed is None or value in allowed
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,10 @@ class TableSpec:
     paper_avg: dict[str, float | None] = field(default_factory=dict)
     #: what we found out where ours and the paper's differ (shown under the table)
     notes: str = ""
+    #: a learning-curve axis (``columns`` then holds the expanded ``"<task column>/<value>"`` labels)
+    curve: CurveSpec | None = None
+    #: column label -> ``(config key, value)`` set on the cells of that column (curve tables)
+    column_overrides: dict[str, tuple[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,6 +88,10 @@ class Cell:
     ours_se: float | None
     n_seeds: int
     paper: float | None
+    #: per-seed values, in the order of the table's seeds
+    values: tuple[float, ...] = ()
+    #: mean seconds of the strategy's ``fit`` over the seeds (from the records)
+    fit_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +101,8 @@ class Cell:
             "ours_se": self.ours_se,
             "n_seeds": self.n_seeds,
             "paper": self.paper,
+            "values": list(self.values),
+            "fit_s": self.fit_s,
         }
 
 
@@ -104,6 +133,35 @@ class TableResult:
         if paper_mean is None and all(x is None for x in paper) and len(cells) == len(self.spec.columns):
             paper_mean = self.spec.paper_avg.get(row)
         return mean(ours), paper_mean
+
+    def curve(self, row: str) -> list[tuple[Any, float, float | None, float | None]]:
+        """The learning curve of ``row``: ``(value, mean, se, fit_s)`` per curve value it ran at.
+
+        ``mean`` averages the task columns; ``se`` is the standard error over seeds of that task
+        average (seeds paired across tasks); ``fit_s`` is the mean training time per run. Values at
+        which the row did not run on every task column are left out.
+        """
+        curve = self.spec.curve
+        if curve is None:
+            raise ValueError(f"Table {self.spec.id!r} has no learning-curve axis (no `curve` in its spec).")
+        points = []
+        for value in curve.values:
+            cells = [
+                c for c in self.cells
+                if c.row == row and self.spec.column_overrides.get(c.column, (None, None))[1] == value
+            ]
+            if not cells or any(c.ours_mean is None for c in cells):
+                continue
+            n = min(len(c.values) for c in cells)
+            per_seed = np.mean([c.values[:n] for c in cells], axis=0) if n else np.array([])
+            times = [c.fit_s for c in cells if c.fit_s is not None]
+            points.append((
+                value,
+                float(np.mean([c.ours_mean for c in cells])),
+                _se(list(per_seed)),
+                float(np.mean(times)) if times else None,
+            ))
+        return points
 
 
 def list_tables() -> list[str]:
@@ -157,6 +215,12 @@ def load_table(table_id: str) -> TableSpec:
         dataset = spec["dataset"]
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise ConfigError(f"{path}: missing or malformed field {exc}; see benchmarks/README.md.") from None
+    if "curve" in spec:
+        if paper_key is not None:
+            raise ConfigError(f"{path}: a learning-curve table (`curve`) has no published columns; set paper: null.")
+        curve, columns, column_overrides = _expand_curve(path, spec["curve"], columns, rows)
+        return _spec(table_id, spec, dataset, columns, rows, {r.name: [None] * len(columns) for r in rows}, "",
+                     curve=curve, column_overrides=column_overrides)
     if paper_key is None:  # a table of our own (no published numbers to compare with)
         return _spec(table_id, spec, dataset, columns, rows, {r.name: [None] * len(columns) for r in rows}, "")
     paper_table = spec.get("paper_table")
@@ -184,7 +248,36 @@ def load_table(table_id: str) -> TableSpec:
     )
 
 
-def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation, paper_avg=None) -> TableSpec:
+def _expand_curve(path: Path, curve: Any, columns: dict[str, str], rows) -> tuple[CurveSpec, dict, dict]:
+    """The curve axis of a spec and the expanded ``"<column>/<value>"`` columns."""
+    try:
+        key, values = str(curve["key"]), tuple(curve["values"])
+        label = str(curve.get("label", key))
+        row_values = {str(k): tuple(v) for k, v in dict(curve.get("rows") or {}).items()}
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ConfigError(
+            f"{path}: `curve` must be a mapping with key (a config path), values (a list) and optional label and "
+            f"rows (row name -> the values it runs at); problem: {exc}."
+        ) from None
+    if not values or len(set(values)) != len(values):
+        raise ConfigError(f"{path}: curve.values must be a non-empty list of distinct values, got {list(values)}.")
+    names = [r.name for r in rows]
+    for row, allowed in row_values.items():
+        if row not in names:
+            raise unknown_name_error("row", row, names)
+        if not set(allowed) <= set(values):
+            raise ConfigError(f"{path}: curve.rows.{row} = {list(allowed)} has values not in curve.values {list(values)}.")
+    expanded, overrides = {}, {}
+    for column, task in columns.items():
+        for value in values:
+            label_v = f"{column}/{value}"
+            expanded[label_v] = task
+            overrides[label_v] = (key, value)
+    return CurveSpec(key, values, label, row_values, dict(columns)), expanded, overrides
+
+
+def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation, paper_avg=None, curve=None,
+          column_overrides=None) -> TableSpec:
     return TableSpec(
         id=table_id,
         title=spec.get("title", table_id),
@@ -202,6 +295,8 @@ def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation, paper_av
         citation=citation,
         paper_avg=paper_avg or {},
         notes=" ".join(str(spec.get("notes", "")).split()),
+        curve=curve,
+        column_overrides=column_overrides or {},
     )
 
 
@@ -262,8 +357,9 @@ def run_tables(
     jobs = [(plan, job) for plan in plans for job in plan[3]]
     results = _run_cells([job for _, job in jobs], store, force, n_jobs)
     values: dict[tuple[str, str, str], list[float]] = {}
+    fit_times: dict[tuple[str, str, str], list[float]] = {}
     counts: dict[str, list[int]] = {plan[0].id: [0, 0] for plan in plans}
-    for done, (((spec, _, _, _, _), (row_name, column, seed, _)), (metrics, reused, total_s)) in enumerate(
+    for done, (((spec, _, _, _, _), (row_name, column, seed, _)), (metrics, reused, total_s, fit_s)) in enumerate(
         zip(jobs, results), start=1
     ):
         counts[spec.id][0 if reused else 1] += 1
@@ -271,6 +367,8 @@ def run_tables(
             raise ConfigError(f"Row {row_name!r} produced no metric {spec.metric!r} (got {sorted(metrics)}).")
         value = float(metrics[spec.metric]) * spec.scale
         values.setdefault((spec.id, row_name, column), []).append(value)
+        if fit_s is not None:
+            fit_times.setdefault((spec.id, row_name, column), []).append(fit_s)
         if progress:
             how = "reused" if reused else f"{total_s:.1f}s"
             print(
@@ -283,9 +381,14 @@ def run_tables(
         cells = []
         for row in row_specs:
             for column, _ in col_items:
-                vals = values[(spec.id, row.name, column)]
                 paper_value = spec.paper[row.name][list(spec.columns).index(column)]
-                cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value))
+                vals = values.get((spec.id, row.name, column))
+                if vals is None:  # a curve row that does not run at this value
+                    cells.append(Cell(row.name, column, None, None, 0, paper_value))
+                    continue
+                times = fit_times.get((spec.id, row.name, column))
+                cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value,
+                                  tuple(vals), float(np.mean(times)) if times else None))
         n_reused, n_computed = counts[spec.id]
         out.append(TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused, seeds=table_seeds))
     return out
@@ -312,9 +415,14 @@ def _plan(table_id, seeds, rows, columns, extra_overrides):
     for row in row_specs:
         base = _compose_row(spec, row, extra_overrides, resolve=False)
         for column, task in col_items:
+            override = spec.column_overrides.get(column)
+            if override is not None and spec.curve is not None and not spec.curve.runs(row.name, override[1]):
+                continue
             for seed in seeds:
                 cell = OmegaConf.create(copy.deepcopy(base))
                 cell.task, cell.seed = task, int(seed)
+                if override is not None:
+                    OmegaConf.update(cell, override[0], override[1], merge=False)
                 jobs.append((row.name, column, seed, OmegaConf.to_container(cell, resolve=True)))
     return spec, row_specs, col_items, jobs, tuple(int(s) for s in seeds)
 
@@ -331,10 +439,16 @@ def _compose_row(spec: TableSpec, row: RowSpec, extra_overrides: tuple[str, ...]
     return container
 
 
-def _run_cell(cfg: dict, store: ResultStore | str, force: bool) -> tuple[dict, bool, float]:
+def _timings(record: dict) -> tuple[float, float | None]:
+    timings = record.get("timings", {})
+    fit_s = timings.get("fit_s")
+    return float(timings.get("total_s", 0.0)), None if fit_s is None else float(fit_s)
+
+
+def _run_cell(cfg: dict, store: ResultStore | str, force: bool) -> tuple[dict, bool, float, float | None]:
     store = ResultStore(store) if isinstance(store, str) else store
     result = run_experiment(cfg, store=store, force=force)
-    return dict(result.metrics), bool(result.reused), float(result.record["timings"].get("total_s", 0.0))
+    return dict(result.metrics), bool(result.reused), *_timings(result.record)
 
 
 def _run_cells(jobs, store: ResultStore, force: bool, n_jobs: int):
@@ -355,4 +469,4 @@ def _run_cells(jobs, store: ResultStore, force: bool, n_jobs: int):
         if record is None:
             yield next(computed)
         else:
-            yield dict(record["metrics"]), True, float(record["timings"].get("total_s", 0.0))
+            yield dict(record["metrics"]), True, *_timings(record)

@@ -2,7 +2,8 @@
 
 Families: fine-tuning — :class:`LinearProbe`, :class:`FineTune` and its registered variants
 (:class:`PartialFineTune`, :class:`GradualUnfreezing`, :class:`DiscriminativeFineTune`, :class:`L2SP`,
-:class:`LPFT`, :class:`BSS`), the :class:`FromScratch` baseline; their regularisers as plain torch
+:class:`LPFT`, :class:`BSS`), the :class:`FromScratch` baseline and, for text, the
+:class:`TfidfLogistic` baseline; their regularisers as plain torch
 modules in :mod:`tltaxonomy.inductive.regularizers`.
 """
 
@@ -18,6 +19,7 @@ from .finetune import (
     PartialFineTune,
 )
 from .regularizers import BatchSpectralShrinkage, SPRegularization
+from .text_baselines import TfidfLogistic
 
 __all__ = [
     "BSS",
@@ -31,4 +33,5 @@ __all__ = [
     "LinearProbe",
     "PartialFineTune",
     "SPRegularization",
+    "TfidfLogistic",
 ]

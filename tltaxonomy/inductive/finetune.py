@@ -22,7 +22,8 @@ from sklearn.utils.validation import check_is_fitted, check_memory, validate_dat
 import torch.nn.functional as F
 from torch import nn
 
-from ..backbones import FeatureClassifier, backbone_blocks, build_backbone, extract_features, feature_dim
+from ..backbones import FeatureClassifier, backbone_blocks, build_backbone, extract_features, feature_dim, is_text
+from ..backbones.registry import get_backbone_factory, is_registered
 from ..base import BaseInductiveClassifier, _check_sample_domain
 from ..registry import register
 from ..training import Trainer, classification_step, resolve_device, seeded
@@ -56,10 +57,45 @@ _TRAINING_CONSTRAINTS = {
 class _BackboneClassifier(BaseInductiveClassifier):
     """Shared validation and prediction of the backbone-based inductive classifiers."""
 
+    def _text_backbone(self):
+        """The class of a backbone that tokenizes text (a ``tokenize`` class method), or None."""
+        spec = self.backbone
+        if isinstance(spec, nn.Module):
+            cls = type(spec)
+        elif isinstance(spec, str) and is_registered(spec):
+            cls = get_backbone_factory(spec)
+        else:
+            return None
+        return cls if callable(getattr(cls, "tokenize", None)) else None
+
+    def _tokenize(self, X, *, reset: bool) -> tuple[np.ndarray, tuple[int, int]]:
+        cls = self._text_backbone()
+        if cls is None:
+            raise ValueError(
+                f"{type(self).__name__}: X holds text, but backbone={self.backbone!r} takes numbers; use a text backbone "
+                "such as backbone='all_minilm_l6_v2' (extra tltaxonomy[text]), or vectorise the text first."
+            )
+        if reset:
+            shape = (2, cls.default_max_length) if self.input_shape is None else tuple(int(v) for v in self.input_shape)
+        else:
+            shape = tuple(self.input_shape_)
+        if len(shape) != 2 or shape[0] != 2:
+            raise ValueError(
+                f"{type(self).__name__}: a text backbone takes input_shape=(2, max_length) (token ids and attention "
+                f"mask), got input_shape={shape}; e.g. input_shape=(2, 128), or None for the backbone's default."
+            )
+        return cls.tokenize(list(X), max_length=shape[1]), shape
+
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
+        text_shape = None
+        if is_text(X):  # strings: the text backbone's tokenizer turns them into rows of ids and masks
+            X, text_shape = self._tokenize(X, reset=reset)
         X = validate_data(self, X, reset=reset, dtype=np.float32)
         if reset:  # None = flat vectors of X's width (for MLP backbones)
-            self.input_shape_ = (X.shape[1],) if self.input_shape is None else tuple(self.input_shape)
+            if text_shape is not None:
+                self.input_shape_ = text_shape
+            else:
+                self.input_shape_ = (X.shape[1],) if self.input_shape is None else tuple(self.input_shape)
         n_in = math.prod(self.input_shape_)
         if X.shape[1] != n_in:
             raise ValueError(
@@ -369,7 +405,11 @@ class FineTune(_TrainedClassifier):
       features with a random head's gradients;
     - ``bss_eta``, ``bss_k`` — BSS (Chen et al. 2019,
       :class:`~tltaxonomy.inductive.regularizers.BatchSpectralShrinkage`): shrink the :math:`k`
-      smallest singular values of each batch's features.
+      smallest singular values of each batch's features;
+    - ``freeze_bn=True`` — the backbone's batch-norm layers stay in eval mode: they normalise with the
+      pretrained running statistics in training as in prediction (their affine weights still train).
+      With a few labelled images per batch, training-mode statistics differ from the ones used at
+      prediction and the head learns on features it never sees again.
     {doc}
     backbone_lr_mult : float, default=1.0
         Learning rate of the backbone relative to the head's (``lr``); 0 keeps the backbone fixed
@@ -390,6 +430,8 @@ class FineTune(_TrainedClassifier):
         Weight :math:`\eta` of batch spectral shrinkage.
     bss_k : int, default=1
         Number :math:`k` of smallest singular values shrunk.
+    freeze_bn : bool, default=False
+        Keep the backbone's batch-norm layers in eval mode during training.
 
     References
     ----------
@@ -426,6 +468,7 @@ class FineTune(_TrainedClassifier):
         "probe_C": [Interval(Real, 0, None, closed="neither")],
         "bss_eta": [Interval(Real, 0, None, closed="left")],
         "bss_k": [Interval(Integral, 1, None, closed="left")],
+        "freeze_bn": ["boolean"],
     }
 
     def __init__(
@@ -449,6 +492,7 @@ class FineTune(_TrainedClassifier):
         probe_C: float = 1.0,
         bss_eta: float = 0.0,
         bss_k: int = 1,
+        freeze_bn: bool = False,
         device: str = "auto",
         random_state: int | None = None,
         progress: bool = False,
@@ -472,6 +516,7 @@ class FineTune(_TrainedClassifier):
         self.probe_C = probe_C
         self.bss_eta = bss_eta
         self.bss_k = bss_k
+        self.freeze_bn = freeze_bn
         self.device = device
         self.random_state = random_state
         self.progress = progress
@@ -496,6 +541,7 @@ class FineTune(_TrainedClassifier):
             l2sp_beta=self.l2sp_beta,
             bss_eta=self.bss_eta,
             bss_k=self.bss_k,
+            freeze_bn=self.freeze_bn,
         )
         groups = [
             {"params": list(model.backbone.parameters()), "lr_mult": float(self.backbone_lr_mult)},
@@ -508,9 +554,12 @@ class _FineTuneStep(nn.Module):
     """Cross-entropy plus the fine-tuning options: frozen blocks, L2-SP and BSS (a module, so the L2-SP
     starting point is saved with the training checkpoints)."""
 
-    def __init__(self, model, blocks, *, freeze_blocks, unfreeze_every, l2sp_alpha, l2sp_beta, bss_eta, bss_k):
+    def __init__(self, model, blocks, *, freeze_blocks, unfreeze_every, l2sp_alpha, l2sp_beta, bss_eta, bss_k,
+                 freeze_bn=False):
         super().__init__()
         self._blocks = list(blocks)  # not registered: they belong to the model
+        # batch-norm layers of the backbone kept in eval mode (normalising with the pretrained statistics)
+        self._bn = [m for m in model.backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if freeze_bn else []
         self.n_frozen0 = int(freeze_blocks) if (freeze_blocks or not unfreeze_every) else len(self._blocks)
         self.unfreeze_every = int(unfreeze_every)
         self.sp = SPRegularization(model.backbone, model.head, alpha=l2sp_alpha, beta=l2sp_beta) if (l2sp_alpha or l2sp_beta) else None
@@ -529,6 +578,8 @@ class _FineTuneStep(nn.Module):
             block.requires_grad_(i >= n)
             if i < n:
                 block.eval()  # a frozen block keeps its batch-norm statistics and disables its dropout
+        for bn in self._bn:
+            bn.eval()  # the Trainer puts the model in train mode each epoch; these layers stay in eval mode
         x, y = batch[0], batch[1]
         feats = model.backbone(x).flatten(1)
         loss = F.cross_entropy(model.head(feats), y)
