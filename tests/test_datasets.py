@@ -107,8 +107,11 @@ DANN_TEST = {"B": 4465, "D": 3586, "E": 5681, "K": 5945}
 
 def test_registry_contents():
     assert list_datasets() == sorted(
-        ["office_caltech_surf", "office_caltech_images", "amazon_msda400", "amazon_dann5000", "mnist_usps_jda",
-         "usps", "mnist", "digits", "moons", "gaussian_shift"]
+        ["office_caltech_surf", "office_caltech_images", "amazon_msda400", "amazon_dann5000", "amazon_text",
+         "mnist_usps_jda", "usps", "mnist", "digits", "moons", "gaussian_shift"]
+    )
+    assert sorted(get_dataset("amazon_text").tasks) == sorted(
+        [*"BDEK", *(f"{s}_to_{t}" for s in "BDEK" for t in "BDEK" if s != t)]
     )
     pair_tasks = sorted(f"{s}_to_{t}" for s in "ACDW" for t in "ACDW" if s != t)
     assert sorted(get_dataset("office_caltech_surf").tasks) == pair_tasks
@@ -116,6 +119,7 @@ def test_registry_contents():
         assert sorted(get_dataset(name).tasks) == sorted(f"{s}_to_{t}" for s in "BDEK" for t in "BDEK" if s != t)
     assert sorted(get_dataset("mnist_usps_jda").tasks) == ["MNIST_to_USPS", "USPS_to_MNIST"]
     assert sorted(get_dataset("digits").tasks) == ["MNIST_to_USPS", "USPS_to_MNIST"]
+    assert get_dataset("digits").options == {"usps_layout": "stretch"}
     assert sorted(get_dataset("mnist").tasks) == ["all", "default"]
     assert "rotated_35" in get_dataset("moons").tasks
     spec = get_dataset("office_caltech_surf").tasks["A_to_C"]
@@ -748,3 +752,21 @@ def test_gaussian_shift():
     np.testing.assert_allclose(np.bincount(data.y_target) / 500, [0.2, 0.8])
     with pytest.raises(ValueError, match="Unknown kind 'prior'.*'covariate' or 'label'"):
         make_gaussian_shift("prior")
+
+
+def test_digits_usps_layout_option():
+    """usps_layout=mnist puts the USPS digit in MNIST's 20x20 box with a 4-pixel empty border."""
+    from tltaxonomy._errors import ConfigError
+
+    if not (SHARED_DATA / "usps" / "usps.h5").is_file():
+        pytest.skip("shared digit data not found")
+    stretch = load_task("digits", "MNIST_to_USPS", data_dir=SHARED_DATA)
+    boxed = load_task("digits", "MNIST_to_USPS", data_dir=SHARED_DATA, usps_layout="mnist")
+    assert boxed.X_target.shape == stretch.X_target.shape == (7291, 784)
+    img = boxed.X_target.reshape(-1, 28, 28)
+    assert img[:, :4].max() == 0 and img[:, -4:].max() == 0 and img[:, :, :4].max() == 0 and img[:, :, -4:].max() == 0
+    assert stretch.X_target.reshape(-1, 28, 28)[:, :4].max() > 0  # the stretched digits reach the frame
+    np.testing.assert_array_equal(boxed.X_source, stretch.X_source)  # MNIST is unchanged
+    assert boxed.meta["usps_layout"] == "mnist"
+    with pytest.raises(ConfigError, match="usps_layout='box' is not one of"):
+        load_task("digits", "MNIST_to_USPS", data_dir=SHARED_DATA, usps_layout="box")

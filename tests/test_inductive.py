@@ -243,6 +243,20 @@ def test_partial_finetune_keeps_the_frozen_blocks_and_their_batch_norm_statistic
         PartialFineTune(backbone=SmallResNet(width=4), freeze_blocks=6, max_epochs=1, **FAST).fit(X, y)
 
 
+def test_freeze_bn_keeps_the_pretrained_statistics_while_the_weights_train():
+    X, y = _images()
+    net = SmallResNet(width=4)
+    start = _state(net)
+    stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    frozen = FineTune(backbone=net, freeze_bn=True, max_epochs=2, batch_size=16, **FAST).fit(X, y)
+    after = frozen.model_.backbone.state_dict()
+    assert stats and all(torch.equal(after[k], start[k]) for k in stats)  # every batch-norm statistic kept
+    assert not torch.equal(after["net.1.weight"], start["net.1.weight"])  # the affine weights still train
+    assert not torch.equal(after["net.0.weight"], start["net.0.weight"])
+    trained = FineTune(backbone=net, max_epochs=2, batch_size=16, **FAST).fit(X, y).model_.backbone.state_dict()
+    assert not all(torch.equal(trained[k], start[k]) for k in stats)  # the default updates them
+
+
 def test_gradual_unfreezing_releases_one_block_per_epoch_from_the_top():
     X, y = _images()
 

@@ -95,6 +95,12 @@ class TfidfLogistic(BaseInductiveClassifier):
         self.max_iter = max_iter
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # a sequence of documents, like sklearn's text vectorisers
+        tags.input_tags.string = True
+        return tags
+
     def _texts(self, X) -> list[str]:
         if not is_text(X):
             raise ValueError(
