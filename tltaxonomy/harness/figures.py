@@ -154,7 +154,7 @@ def learning_curve_figures(result, path: str | os.PathLike) -> tuple[Path, Path]
     spec = result.spec
     if spec.curve is None:
         raise ConfigError(f"Table {spec.id!r} has no learning-curve axis; learning_curve_figures needs a `curve` in its spec.")
-    metric = spec.metric.split("/")[-1]
+    metric = {"acc": "accuracy", "nmi": "NMI", "ari": "ARI"}.get(spec.metric.split("/")[-1], spec.metric.split("/")[-1])
     unit = " (%)" if spec.scale == 100 else ""
     rows = list(dict.fromkeys(c.row for c in result.cells))
     markers = ["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"]
