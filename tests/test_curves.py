@@ -71,6 +71,13 @@ def test_malformed_curves_are_named(tmp_path, monkeypatch, curve, message):
         load_table("tinycurve")
 
 
+def test_a_curve_key_that_is_not_in_the_config_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _curve_table(tmp_path, curve={"key": "protocol.label_per_class", "values": [1]})
+    with pytest.raises(ConfigError, match="curve.key 'protocol.label_per_class' is not a key of row 'probe'"):
+        tables_mod._plan("tinycurve", None, None, None, ())
+
+
 def test_unknown_row_in_curve_rows_suggests_names(tmp_path, monkeypatch):
     monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
     _curve_table(tmp_path, curve={"key": "protocol.labels_per_class", "values": [1], "rows": {"scrach": [1]}})

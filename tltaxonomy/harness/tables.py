@@ -394,6 +394,9 @@ def run_tables(
     return out
 
 
+_ABSENT = object()
+
+
 def _plan(table_id, seeds, rows, columns, extra_overrides):
     """The spec, rows, columns, cell jobs ``(row, column, seed, config)`` and seeds of one table."""
     spec = load_table(table_id)
@@ -422,6 +425,11 @@ def _plan(table_id, seeds, rows, columns, extra_overrides):
                 cell = OmegaConf.create(copy.deepcopy(base))
                 cell.task, cell.seed = task, int(seed)
                 if override is not None:
+                    if OmegaConf.select(cell, override[0], default=_ABSENT) is _ABSENT:
+                        raise ConfigError(
+                            f"Table {spec.id!r}: curve.key {override[0]!r} is not a key of row {row.name!r}'s config; "
+                            "use a dotted path that `tltax run` accepts, e.g. protocol.labels_per_class."
+                        )
                     OmegaConf.update(cell, override[0], override[1], merge=False)
                 jobs.append((row.name, column, seed, OmegaConf.to_container(cell, resolve=True)))
     return spec, row_specs, col_items, jobs, tuple(int(s) for s in seeds)
