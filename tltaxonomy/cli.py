@@ -3,6 +3,7 @@
 ``tltax run ...``      one run or a Hydra multirun sweep (``-m``), e.g.
                        ``tltax run strategy=coral dataset=office_caltech_surf task=A_to_W seed=0``
 ``tltax bench TABLE``  reproduce a published table, ours beside the paper's (``--format md|csv|latex|json``)
+``tltax advise ...``   domain diagnostics of a task and what to try (``dataset=... task=...``)
 ``tltax list WHAT``    strategies | datasets | tasks | tables | backbones | preprocessors
 ``tltax data ...``     ``fetch NAME`` (download into the data directory), ``verify [NAME]``, ``path``
 """
@@ -73,6 +74,21 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_advise(args) -> int:
+    from .advise import advise
+    from .runner import _load_task, compose_config
+
+    for item in args.overrides:
+        if "=" not in item:
+            raise ConfigError(f"tltax advise takes Hydra overrides such as dataset=office_caltech_surf task=A_to_W; got {item!r}.")
+    cfg = compose_config(args.overrides)
+    ds = dict(cfg.dataset)
+    options = tuple(sorted((k, v) for k, v in ds.items() if k not in ("name", "preprocess")))
+    task = _load_task(ds["name"], cfg.task, ds.get("preprocess"), cfg.runtime.get("data_dir"), options)
+    sys.stdout.write(advise(task, random_state=int(cfg.seed)).format())
+    return 0
+
+
 def _cmd_list(args) -> int:
     what = args.what
     if what == "strategies":
@@ -137,7 +153,7 @@ def _cmd_data(args) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tltax", description="tltaxonomy: transfer learning, by the taxonomy.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,bench,list,data}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,bench,advise,list,data}")
     sub.add_parser("run", help="run one experiment or a sweep (Hydra overrides; -m for multirun; --help for Hydra's help)")
 
     bench = sub.add_parser("bench", help="reproduce a published table")
@@ -157,6 +173,10 @@ def _parser() -> argparse.ArgumentParser:
         "outputs/figures/<table>.png); a 2-D table draws the rows' decision boundaries on its first task",
     )
     bench.set_defaults(func=_cmd_bench)
+
+    adv = sub.add_parser("advise", help="diagnostics between a task's domains and which strategy families to try")
+    adv.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset=office_caltech_surf task=A_to_W")
+    adv.set_defaults(func=_cmd_advise)
 
     lst = sub.add_parser("list", help="list strategies, datasets, tasks, tables, backbones or preprocessors")
     lst.add_argument("what", choices=["strategies", "datasets", "tasks", "tables", "backbones", "preprocessors"])
