@@ -190,7 +190,7 @@ def learning_curve_figures(result, path: str | os.PathLike) -> tuple[Path, Path]
             ax.set_xlabel(f"training time per run (s, log scale; points labelled with {spec.curve.label})")
         ax.set_ylabel(f"target test {metric}{unit}")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
         ax.set_title(f"{title}\n{textwrap.fill(subtitle, 90)}", fontsize=9)
         fig.tight_layout()
         import io

@@ -106,7 +106,7 @@ def _markdown(result: TableResult) -> str:
         "",
         f"Protocol: {spec.protocol}",
         "",
-        f"Selection: {spec.selection}. Seeds: {', '.join(map(str, result.seeds or spec.seeds))}. "
+        f"Selection: {spec.selection.rstrip('.')}. Seeds: {', '.join(map(str, result.seeds or spec.seeds))}. "
         + (f"Published numbers: {spec.citation}" if has_paper else "No published numbers (a table of our own)."),
         "",
         *(_curve_markdown(result) if spec.curve is not None else []),
