@@ -165,5 +165,5 @@ def test_tfidf_runs_through_the_runner_on_the_text_task(tmp_store):
     cfg = compose_config(["strategy=tfidf_logistic", "dataset=amazon_text", "task=K", "pretrain=none",
                           "protocol.labels_per_class=25", "seed=0"])
     result = run_experiment(cfg, store=tmp_store)
-    assert result.record["protocol_info"]["n_labelled"] == 50 if "protocol_info" in result.record else True
+    assert result.record["protocol_info"]["n_labelled"] == 50 and result.record["protocol_info"]["n_test"] == 500
     assert 0.6 < result.metrics["target/acc"] < 0.9  # 50 labels: 74.4% measured on kitchen
