@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tltaxonomy import list_strategies
 from tltaxonomy.classifiers import CVSVC
+from tltaxonomy.inductive import SparseAutoencoder
 
 # Small, fast hyper-parameters for the test instances (the defaults are the papers' settings).
 TEST_PARAMS: dict[str, dict] = {
@@ -39,6 +40,10 @@ _DEEP = {"backbone_kwargs": {"hidden": [16]}, "max_epochs": 15, "lr": 0.01, "bat
 for _name in ("deep_source_only", "dann", "cdan", "cdan_e", "dan", "deep_coral", "mcc", "adabn", "mdd", "deep_self_training"):
     TEST_PARAMS[_name] = {k: v for k, v in _DEEP.items() if k != "discriminator_hidden" or _name in ("dann", "cdan", "cdan_e")}
 TEST_PARAMS["adabn"]["bottleneck_dim"] = 8
+# a small linear-decoder autoencoder (the sklearn checks feed real-valued data, not pixels in [0, 1])
+TEST_PARAMS["self_taught"] = {
+    "feature_learner": SparseAutoencoder(n_components=8, decoder="linear", max_iter=50, random_state=0)
+}
 
 ALL = list_strategies()
 

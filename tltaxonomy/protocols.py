@@ -9,7 +9,14 @@
   protocol" of the Office-Caltech papers).
 - **inductive**: draw ``protocol.labels_per_class`` labelled rows per class from the target train
   split (seeded), fit on those only, score the target test split (where the task's test split is its
-  target pool itself, e.g. a single domain, the rows not drawn).
+  target pool itself, e.g. a single domain, the rows not drawn). ``labels_per_class=null`` = every
+  labelled row of the target train split. A self-taught strategy (``_uses_unlabelled``) also receives
+  the task's source rows as ``X_unlabelled`` — rows only, never their labels.
+- **multi-task** (a task whose ``meta["multitask"]`` is set; multi-task strategies only): fit on
+  ``Y`` of shape ``(n_rows, n_tasks)`` (NaN = unobserved), predict every task; where the test split is
+  the pool itself (School), a seeded ``protocol.train_fraction`` of each task's rows trains and the
+  rest tests. Metrics: mean accuracy over the classification tasks, pooled explained variance over
+  the regression tasks, and each task's score when there are at most 10.
 - **unsupervised**: cluster the target rows (no label is given to the strategy), score the
   clustering against the held-back labels (accuracy under the optimal matching, NMI, ARI).
 """
@@ -23,7 +30,7 @@ import numpy as np
 from ._errors import ConfigError
 from .metrics import accuracy, ari, clustering_accuracy, nmi
 
-__all__ = ["run_protocol", "draw_labelled_subset"]
+__all__ = ["run_protocol", "draw_labelled_subset", "multitask_split", "multitask_metrics"]
 
 
 def draw_labelled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
@@ -71,10 +78,23 @@ def _transductive(strategy, task, config, timings):
 
 
 def _inductive(strategy, task, config, timings):
-    per_class = int(config.get("protocol", {}).get("labels_per_class", 10))
-    rows = draw_labelled_subset(np.asarray(task.y_target), per_class, int(config["seed"]))
+    per_class = (config.get("protocol") or {}).get("labels_per_class", 10)
+    if per_class is None:  # every labelled row of the target train split
+        if task.X_test is task.X_target:
+            raise ConfigError(
+                f"protocol.labels_per_class=null (every target row labelled) leaves no test rows on "
+                f"{task.dataset}/{task.task}, whose test set is the rows not drawn; set a number per class."
+            )
+        rows = np.arange(task.X_target.shape[0])
+    else:
+        per_class = int(per_class)
+        rows = draw_labelled_subset(np.asarray(task.y_target), per_class, int(config["seed"]))
+    fit_kwargs = {}
+    if getattr(strategy, "_uses_unlabelled", False) and task.X_source is not None:
+        # self-taught learning: the source rows enter unlabelled (their labels are never passed)
+        fit_kwargs["X_unlabelled"] = task.X_source
     t = time.perf_counter()
-    strategy.fit(task.X_target[rows], task.y_target[rows])
+    strategy.fit(task.X_target[rows], task.y_target[rows], **fit_kwargs)
     timings["fit_s"] = time.perf_counter() - t
     X_test, y_test = task.X_test, task.y_test
     if task.X_test is task.X_target:  # one pool (e.g. a single domain): the rows not drawn are the test set
@@ -85,7 +105,109 @@ def _inductive(strategy, task, config, timings):
     timings["predict_s"] = time.perf_counter() - t
     metrics = {"target/acc": accuracy(y_test, y_pred)}
     info = {"labels_per_class": per_class, "n_labelled": int(rows.size), "n_test": int(X_test.shape[0])}
+    if "X_unlabelled" in fit_kwargs:
+        info["n_unlabelled"] = int(task.X_source.shape[0])
     return metrics, info
+
+
+def multitask_split(Y: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks ``(train, test)`` of the observed entries of ``Y`` (NaN = unobserved): per task, a
+    seeded ``train_fraction`` of its observed rows (at least 2, and at least 1 left to test) is drawn
+    for training, the others are for testing."""
+    if not 0 < train_fraction < 1:
+        raise ConfigError(f"protocol.train_fraction must be in (0, 1), got {train_fraction}.")
+    rng = np.random.default_rng(seed)
+    observed = ~np.isnan(Y)
+    train = np.zeros_like(observed)
+    for t in range(Y.shape[1]):
+        rows = np.flatnonzero(observed[:, t])
+        if rows.size < 3:
+            raise ConfigError(f"task {t} has {rows.size} labelled rows; the multi-task protocol needs at least 3 per task.")
+        k = min(max(int(round(train_fraction * rows.size)), 2), rows.size - 1)
+        train[rng.choice(rows, size=k, replace=False), t] = True
+    return train, observed & ~train
+
+
+def _masked(Y: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    out = np.array(Y, dtype=np.float64, copy=True)
+    out[~keep] = np.nan
+    return out
+
+
+def _multitask(strategy, task, config, timings):
+    if not getattr(type(strategy), "_multitask", False):
+        from .registry import list_strategies
+
+        names = [s.name for s in list_strategies(family="multi_task")]
+        raise ConfigError(
+            f"{type(strategy).__name__} is a single-task strategy but {task.dataset}/{task.task} is multi-task "
+            f"(y has {task.y_target.shape[1]} task columns); use a multi-task strategy: {', '.join(names)}."
+        )
+    Y = np.asarray(task.y_target, dtype=np.float64)
+    types = list(task.meta.get("task_types") or [])
+    info: dict = {"n_tasks": int(Y.shape[1])}
+    if task.X_test is task.X_target:  # one pool: a seeded fraction of each task's rows trains, the rest tests
+        fraction = float((config.get("protocol") or {}).get("train_fraction", 0.2))
+        train, test = multitask_split(Y, fraction, int(config["seed"]))
+        rows_tr, rows_te = np.flatnonzero(train.any(axis=1)), np.flatnonzero(test.any(axis=1))
+        X_tr, Y_tr = task.X_target[rows_tr], _masked(Y, train)[rows_tr]
+        X_te, Y_te = task.X_target[rows_te], _masked(Y, test)[rows_te]
+        info["train_fraction"] = fraction
+    else:
+        X_tr, Y_tr, X_te, Y_te = task.X_target, Y, task.X_test, np.asarray(task.y_test, dtype=np.float64)
+    t = time.perf_counter()
+    strategy.fit(X_tr, Y_tr)
+    timings["fit_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    P = np.asarray(strategy.predict(X_te), dtype=np.float64)
+    timings["predict_s"] = time.perf_counter() - t
+    metrics = multitask_metrics(Y_te, P, types or ["classification"] * Y.shape[1],
+                                names=task.meta.get("task_names"))
+    info.update({"n_train_rows": int(X_tr.shape[0]), "n_test_rows": int(X_te.shape[0]),
+                 "n_train_labels": int((~np.isnan(Y_tr)).sum()), "n_test_labels": int((~np.isnan(Y_te)).sum())})
+    return metrics, info
+
+
+#: per-task metrics are recorded for multi-task problems with at most this many tasks
+_MAX_PER_TASK_METRICS = 10
+
+
+def multitask_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, task_types, names=None) -> dict[str, float]:
+    r"""Scores of multi-task predictions on the observed entries of ``Y_true`` (NaN = unobserved).
+
+    ``target/acc``: mean over the classification tasks of their accuracy; ``target/ev``: explained
+    variance pooled over every observed regression entry, :math:`1 - \sum (y-\hat y)^2 / \sum (y-\bar y)^2`
+    (:math:`\bar y` the mean of all of them; Argyriou et al. 2008's School metric); ``target/nmse``:
+    the pooled MSE over the variance. With at most 10 tasks each task's score is recorded as well,
+    ``target/<name>/acc`` or ``target/<name>/ev``.
+    """
+    from .metrics import explained_variance
+
+    observed = ~np.isnan(Y_true)
+    metrics: dict[str, float] = {}
+    accs = []
+    reg_true, reg_pred = [], []
+    per_task = Y_true.shape[1] <= _MAX_PER_TASK_METRICS
+    for t, kind in enumerate(task_types):
+        rows = observed[:, t]
+        name = names[t] if names is not None else f"task{t}"
+        if kind == "classification":
+            acc = accuracy(Y_true[rows, t], Y_pred[rows, t])
+            accs.append(acc)
+            if per_task:
+                metrics[f"target/{name}/acc"] = acc
+        else:
+            reg_true.append(Y_true[rows, t])
+            reg_pred.append(Y_pred[rows, t])
+            if per_task:
+                metrics[f"target/{name}/ev"] = explained_variance(Y_true[rows, t], Y_pred[rows, t])
+    if accs:
+        metrics["target/acc"] = float(np.mean(accs))
+    if reg_true:
+        yt, yp = np.concatenate(reg_true), np.concatenate(reg_pred)
+        metrics["target/ev"] = explained_variance(yt, yp)
+        metrics["target/nmse"] = 1.0 - metrics["target/ev"]
+    return metrics
 
 
 def _unsupervised(strategy, task, config, timings):
@@ -114,4 +236,11 @@ def run_protocol(strategy, task, config: dict, timings: dict) -> tuple[dict, dic
             f"{type(strategy).__name__} is transductive but {task.dataset}/{task.task} has no source split; "
             "pick a transfer task (see `tltax list tasks`)."
         )
+    if task.meta.get("multitask") or getattr(type(strategy), "_multitask", False):
+        if not task.meta.get("multitask"):
+            raise ConfigError(
+                f"{type(strategy).__name__} is a multi-task strategy but {task.dataset}/{task.task} has one task; "
+                "use a multi-task dataset (school, newsgroups_mtl, multimnist)."
+            )
+        return _multitask(strategy, task, config, timings)
     return _PROTOCOLS[setting](strategy, task, config, timings)

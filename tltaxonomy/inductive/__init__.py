@@ -4,7 +4,11 @@ Families: fine-tuning — :class:`LinearProbe`, :class:`FineTune` and its regist
 (:class:`PartialFineTune`, :class:`GradualUnfreezing`, :class:`DiscriminativeFineTune`, :class:`L2SP`,
 :class:`LPFT`, :class:`BSS`), the :class:`FromScratch` baseline and, for text, the
 :class:`TfidfLogistic` baseline; their regularisers as plain torch
-modules in :mod:`tltaxonomy.inductive.regularizers`.
+modules in :mod:`tltaxonomy.inductive.regularizers`. Self-taught learning —
+:class:`SelfTaughtClassifier` with the feature learners :class:`SparseAutoencoder` and
+:class:`SparseCoding` (:mod:`tltaxonomy.inductive.self_taught`). Multi-task learning —
+:class:`HardSharingMTL` and its loss weightings / gradient combiners, linear multi-task regression
+(:mod:`tltaxonomy.inductive.multitask`).
 """
 
 from .finetune import (
@@ -19,6 +23,9 @@ from .finetune import (
     PartialFineTune,
 )
 from .regularizers import BatchSpectralShrinkage, SPRegularization
+from .self_taught import SelfTaughtClassifier, SparseAutoencoder, SparseCoding
+from . import multitask  # noqa: F401  (registers the multi-task strategies)
+from .multitask import HardSharingMTL
 from .text_baselines import TfidfLogistic
 
 __all__ = [
@@ -28,10 +35,14 @@ __all__ = [
     "FineTune",
     "FromScratch",
     "GradualUnfreezing",
+    "HardSharingMTL",
     "L2SP",
     "LPFT",
     "LinearProbe",
     "PartialFineTune",
     "SPRegularization",
+    "SelfTaughtClassifier",
+    "SparseAutoencoder",
+    "SparseCoding",
     "TfidfLogistic",
 ]
