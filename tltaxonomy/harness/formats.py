@@ -119,6 +119,17 @@ def _markdown(result: TableResult) -> str:
             cells += list(entries[j]) if has_paper else [entries[j][0]]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if spec.delta_p:
+        dp = spec.delta_p
+        lines += [
+            f"Δp vs `{dp['baseline']}` (Maninis et al. 2019: the mean relative change over "
+            f"{', '.join(dp['columns'])}, in %):",
+            "",
+            "| strategy | Δp (%) |",
+            "|---|---:|",
+            *(f"| {row} | {_fmt(result.delta_p(row), 2, signed=True)} |" for row, _ in grid),
+            "",
+        ]
     if spec.notes:
         lines += [f"Notes: {spec.notes}", ""]
     lines.append(f"({result.n_computed} runs computed, {result.n_reused} reused from the store)")
@@ -173,6 +184,8 @@ def _json(result: TableResult) -> str:
         "notes": spec.notes,
         "cells": [c.as_dict() for c in result.cells],
     }
+    if spec.delta_p:
+        payload["delta_p"] = {**spec.delta_p, "rows": {row: result.delta_p(row) for row in dict.fromkeys(c.row for c in result.cells)}}
     if spec.curve is not None:
         payload["curve"] = {
             "key": spec.curve.key,

@@ -78,6 +78,16 @@ class TableSpec:
     curve: CurveSpec | None = None
     #: column label -> ``(config key, value)`` set on the cells of that column (curve tables)
     column_overrides: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    #: Δp (Maninis et al. 2019) of each row against a baseline row over some columns: ``{"baseline":
+    #: row, "columns": [labels], "lower_is_better": [labels]}`` (multi-task tables)
+    delta_p: dict[str, Any] = field(default_factory=dict)
+
+    def column_target(self, column: str) -> tuple[str, str]:
+        """``(task, metric)`` of a column: its value is ``"<task>"`` (the table's metric) or
+        ``"<task>@<metric>"`` (another metric of the same runs, e.g. one task of a multi-task model)."""
+        value = self.columns[column]
+        task, sep, metric = value.partition("@")
+        return task, (metric if sep else self.metric)
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,26 @@ class TableResult:
         if paper_mean is None and all(x is None for x in paper) and len(cells) == len(self.spec.columns):
             paper_mean = self.spec.paper_avg.get(row)
         return mean(ours), paper_mean
+
+    def delta_p(self, row: str) -> float | None:
+        r"""Δp of ``row`` against the spec's ``delta_p.baseline`` row, in % (None without the spec key or
+        a missing cell): :math:`\frac{1}{T}\sum_t \pm (M_{row,t} - M_{base,t}) / M_{base,t}` over
+        ``delta_p.columns`` (minus where lower is better)."""
+        from ..metrics import delta_p
+
+        spec = self.spec.delta_p
+        if not spec:
+            return None
+        columns = list(spec["columns"])
+        try:
+            ours = [self.cell(row, c).ours_mean for c in columns]
+            base = [self.cell(spec["baseline"], c).ours_mean for c in columns]
+        except KeyError:
+            return None
+        if any(v is None for v in ours + base):
+            return None
+        lower = [c in set(spec.get("lower_is_better", ())) for c in columns]
+        return 100.0 * delta_p(ours, base, lower)
 
     def curve(self, row: str) -> list[tuple[Any, float, float | None, float | None]]:
         """The learning curve of ``row``: ``(value, mean, se, fit_s)`` per curve value it ran at.
@@ -276,6 +306,26 @@ def _expand_curve(path: Path, curve: Any, columns: dict[str, str], rows) -> tupl
     return CurveSpec(key, values, label, row_values, dict(columns)), expanded, overrides
 
 
+def _check_delta_p(table_id: str, value: Any, columns: dict[str, str], rows) -> dict[str, Any]:
+    if not value:
+        return {}
+    try:
+        out = {"baseline": str(value["baseline"]), "columns": [str(c) for c in value["columns"]],
+               "lower_is_better": [str(c) for c in value.get("lower_is_better", ())]}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"Table {table_id!r}: `delta_p` must be a mapping with baseline (a row) and columns (column labels); "
+            f"problem: {exc}."
+        ) from None
+    names = [r.name for r in rows]
+    if out["baseline"] not in names:
+        raise unknown_name_error("row", out["baseline"], names)
+    for c in out["columns"] + out["lower_is_better"]:
+        if c not in columns:
+            raise unknown_name_error("column", c, columns)
+    return out
+
+
 def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation, paper_avg=None, curve=None,
           column_overrides=None) -> TableSpec:
     return TableSpec(
@@ -297,6 +347,7 @@ def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation, paper_av
         notes=" ".join(str(spec.get("notes", "")).split()),
         curve=curve,
         column_overrides=column_overrides or {},
+        delta_p=_check_delta_p(table_id, spec.get("delta_p"), columns, rows),
     )
 
 
@@ -363,9 +414,10 @@ def run_tables(
         zip(jobs, results), start=1
     ):
         counts[spec.id][0 if reused else 1] += 1
-        if spec.metric not in metrics:
-            raise ConfigError(f"Row {row_name!r} produced no metric {spec.metric!r} (got {sorted(metrics)}).")
-        value = float(metrics[spec.metric]) * spec.scale
+        metric = spec.column_target(column)[1]
+        if metric not in metrics:
+            raise ConfigError(f"Row {row_name!r} produced no metric {metric!r} (got {sorted(metrics)}).")
+        value = float(metrics[metric]) * spec.scale
         values.setdefault((spec.id, row_name, column), []).append(value)
         if fit_s is not None:
             fit_times.setdefault((spec.id, row_name, column), []).append(fit_s)
@@ -417,7 +469,8 @@ def _plan(table_id, seeds, rows, columns, extra_overrides):
     jobs = []
     for row in row_specs:
         base = _compose_row(spec, row, extra_overrides, resolve=False)
-        for column, task in col_items:
+        for column, _ in col_items:
+            task = spec.column_target(column)[0]
             override = spec.column_overrides.get(column)
             if override is not None and spec.curve is not None and not spec.curve.runs(row.name, override[1]):
                 continue
@@ -468,13 +521,20 @@ def _run_cells(jobs, store: ResultStore, force: bool, n_jobs: int):
     from joblib import Parallel, delayed
 
     # Stored cells are read here; only the missing ones go to the worker processes.
-    stored = [None if force else store.get(record_key(cfg)) for _, _, _, cfg in jobs]
-    todo = [cfg for (_, _, _, cfg), record in zip(jobs, stored) if record is None]
+    keys = [record_key(cfg) for _, _, _, cfg in jobs]
+    stored = [None if force else store.get(key) for key in keys]
+    # one run per distinct config (columns reading several metrics of the same runs share them)
+    todo = {key: cfg for key, (_, _, _, cfg), record in zip(keys, jobs, stored) if record is None}
     computed = iter(())
     if todo:
-        computed = iter(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_cell)(cfg, str(store.root), force) for cfg in todo))
-    for record in stored:
-        if record is None:
-            yield next(computed)
-        else:
+        computed = iter(Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_run_cell)(cfg, str(store.root), force) for cfg in todo.values()))
+    done: dict[str, tuple] = {}
+    for key, record in zip(keys, stored):
+        if record is not None:
             yield dict(record["metrics"]), True, *_timings(record)
+        elif key in done:
+            yield done[key][0], True, *done[key][2:]
+        else:
+            done[key] = next(computed)
+            yield done[key]

@@ -245,6 +245,25 @@ def _state_dict_copy(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+#: keys of a step's output mapping that are not logged (tensors for the combiner)
+_NOT_LOGGED = ("loss", "task_losses", "representation")
+
+
+def _combine(step, model: nn.Module, out: Mapping, state: TrainState) -> None:
+    """Backward pass of a step that returned several losses: its ``combiner`` (a
+    :class:`~tltaxonomy.inductive.multitask.GradientCombiner`) writes the gradients, with the
+    parameters named by the step's ``shared_parameters(model)`` as the shared ones."""
+    combiner = getattr(step, "combiner", None)
+    shared = getattr(step, "shared_parameters", None)
+    if combiner is None or shared is None:
+        raise TypeError(
+            f"Trainer: the step returned 'task_losses' but {type(step).__name__} has no `combiner` and "
+            "`shared_parameters(model)`; return a single 'loss' or give the step both."
+        )
+    combiner.backward(list(out["task_losses"]), [p for p in shared(model) if p.requires_grad],
+                      representation=out.get("representation"), epoch=state.epoch)
+
+
 @dataclass
 class Trainer:
     """The toolkit's training loop: mini-batch gradient descent with a pluggable loss.
@@ -441,7 +460,11 @@ class Trainer:
             Otherwise the step receives one batch (a tuple of tensors for a tuple / TensorDataset).
         step : callable, default=:func:`classification_step`
             ``step(model, batch, state) -> loss`` (a scalar tensor) or ``-> {"loss": loss, name:
-            value, ...}`` (the other values are averaged per epoch into ``history.logs``). If the step
+            value, ...}`` (the other values are averaged per epoch into ``history.logs``). A mapping
+            with ``"task_losses"`` (a list of scalar tensors, and optionally ``"representation"``, the
+            shared features) is back-propagated by the step's ``combiner`` (multi-task loss weighting
+            or gradient surgery, e.g. PCGrad) over ``step.shared_parameters(model)``; ``"loss"`` is then
+            only logged. If the step
             is an :class:`torch.nn.Module` (a loss with parameters, e.g. a domain discriminator), its
             parameters are optimised with the model's and saved in checkpoints.
         val_data : Dataset or tuple, optional
@@ -626,15 +649,20 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = self.lr * group["lr_mult"] * (1.0 + 10.0 * state.progress) ** -0.75
             out = step(model, batch, state)
+            task_losses = None
             if isinstance(out, Mapping):
                 loss = out["loss"]
+                task_losses = out.get("task_losses")
                 for key, value in out.items():
-                    if key != "loss":
+                    if key not in _NOT_LOGGED:
                         log_sums[key] = log_sums.get(key, 0.0) + float(value)
             else:
                 loss = out
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if task_losses is None:
+                loss.backward()
+            else:  # several losses: the step's combiner turns them into gradients (multi-task weighting)
+                _combine(step, model, out, state)
             optimizer.step()
             total += loss.detach()
             if self.progress:

@@ -51,6 +51,7 @@ from torch import nn
 
 from ...backbones import build_backbone, feature_dim
 from ...base import BaseDomainAdaptationClassifier, DomainSplit
+from ...inductive.multitask.weighting import COMBINERS, make_combiner
 from ...registry import register
 from ...training import Trainer, resolve_device, seeded
 from .losses import (
@@ -215,6 +216,13 @@ class _JointStep(nn.Module):
         super().__init__()
         self.trade_off = float(trade_off)
         self.schedule = schedule
+        #: a GradientCombiner (set by ``loss_weighting``); None = one backward pass of ce + trade_off * transfer
+        self.combiner = None
+
+    @staticmethod
+    def shared_parameters(model):
+        """The parameters both losses act on: everything but the class head."""
+        return [p for name, p in model.named_parameters() if not name.startswith("head.")]
 
     def forward(self, model, batch, state):
         (xs, ys), xt = batch["source"], batch["target"][0]
@@ -223,7 +231,10 @@ class _JointStep(nn.Module):
         n = xs.shape[0]
         loss_ce = F.cross_entropy(g[:n], ys)
         transfer, logs = self.transfer(f[:n], f[n:], g[:n], g[n:], state)
-        return {"loss": loss_ce + self.trade_off * transfer, "ce": loss_ce.detach(), "transfer": transfer.detach(), **logs}
+        out = {"loss": loss_ce + self.trade_off * transfer, "ce": loss_ce.detach(), "transfer": transfer.detach(), **logs}
+        if self.combiner is not None:  # the classification and the transfer loss as two tasks
+            out.update(loss=out["loss"].detach(), task_losses=[loss_ce, self.trade_off * transfer], representation=f)
+        return out
 
     def transfer(self, f_s, f_t, g_s, g_t, state):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -402,6 +413,8 @@ _COMMON: dict[str, Any] = {
     "patience_ratio": None,
     "min_epochs": 0,
     "keep_epoch_weights": False,
+    "loss_weighting": "sum",
+    "loss_weighting_kwargs": None,
     "device": "auto",
     "random_state": None,
     "progress": False,
@@ -457,6 +470,13 @@ _COMMON_DOC = r"""
         See ``patience_ratio``.
     keep_epoch_weights : bool, default=False
         Keep every epoch's weights (on the CPU) for :meth:`staged_predict`.
+    loss_weighting : str, default="sum"
+        ``"sum"``: one backward pass of :math:`L_{ce} + \lambda L_{transfer}`. Any name of
+        :data:`~tltaxonomy.inductive.multitask.COMBINERS` (``"pcgrad"``, ``"mgda"``, ``"uncertainty"``,
+        ...) treats the classification loss and the (weighted) transfer loss as two tasks and combines
+        their gradients on the shared network (all but the class head) with that multi-task method.
+    loss_weighting_kwargs : dict or None, default=None
+        Constructor arguments of the combiner.
     device : str, default="auto"
         Torch device.
     random_state : int or None, default=None
@@ -490,6 +510,8 @@ _COMMON_CONSTRAINTS = {
     "patience_ratio": [Interval(Real, 1, None, closed="left"), None],
     "min_epochs": [Interval(Integral, 0, None, closed="left")],
     "keep_epoch_weights": ["boolean"],
+    "loss_weighting": [StrOptions({"sum", *COMBINERS})],
+    "loss_weighting_kwargs": [dict, None],
     "device": [str, torch.device],
     "random_state": [Interval(Integral, 0, None, closed="left"), None],
     "progress": ["boolean"],
@@ -647,6 +669,13 @@ class BaseDeepDA(BaseDomainAdaptationClassifier):
         with seeded(seed, device):
             network = self._build_network(n_classes)
             step = self._make_step(network, n_classes) if adapt else _SourceStep()
+            if self.loss_weighting != "sum" and (adapt or not self._uses_target):
+                if not isinstance(step, _JointStep):
+                    raise ValueError(
+                        f"{type(self).__name__}: loss_weighting={self.loss_weighting!r} combines a classification and a "
+                        "transfer loss, but this strategy has no separate transfer loss; use loss_weighting='sum'."
+                    )
+                step.combiner = make_combiner(self.loss_weighting, n_tasks=2, **(self.loss_weighting_kwargs or {}))
         data: dict[str, tuple] = {"source": (torch.from_numpy(Xs), torch.from_numpy(ys))}
         if adapt:
             data["target"] = (torch.from_numpy(Xt),)
