@@ -317,7 +317,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
 
 @register("self_taught", setting="inductive", family="self_taught")
-class SelfTaughtClassifier(BaseInductiveClassifier):
+class SelfTaughtClassifier(TransformerMixin, BaseInductiveClassifier):
     r"""Self-taught learning: a representation learned on unlabelled rows of another distribution, then
     a classifier on the labelled rows in that representation (Raina et al. 2007).
 
@@ -411,6 +411,10 @@ class SelfTaughtClassifier(BaseInductiveClassifier):
         self.classifier_ = clone(clf).fit(self._features(X), y_enc)
         return self
 
+    def fit_transform(self, X, y=None, **fit_params):
+        """:meth:`fit` then :meth:`transform` of ``X`` (the features of the labelled rows)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
     def transform(self, X) -> np.ndarray:
         """The learned features of ``X``."""
         check_is_fitted(self)
@@ -419,11 +423,13 @@ class SelfTaughtClassifier(BaseInductiveClassifier):
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels (the values given to ``fit``)."""
-        return self.classes_[np.asarray(self.classifier_.predict(self.transform(X)), dtype=int)]
+        F = self.transform(X)
+        return self.classes_[np.asarray(self.classifier_.predict(F), dtype=int)]
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities of the classifier (when it has ``predict_proba``)."""
-        return self.classifier_.predict_proba(self.transform(X))
+        F = self.transform(X)
+        return self.classifier_.predict_proba(F)
 
 
 def _fit_learner(learner, U):

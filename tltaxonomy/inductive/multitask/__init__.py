@@ -7,6 +7,9 @@ multi-task regression.
   the deep domain-adaptation strategies through their ``loss_weighting``): :class:`EqualWeighting`,
   :class:`UncertaintyWeighting`, :class:`GradNorm`, :class:`DWA`, :class:`PCGrad`, :class:`CAGrad`,
   :class:`MGDA` (with the exact :func:`min_norm_solver`).
+- Linear multi-task regression (the School benchmark; ``Y`` with NaN where a row has no label for a
+  task): :class:`SingleTaskRidge` and :class:`PooledRidge` (the baselines), :class:`MeanRegularizedMTL`,
+  :class:`TraceNormMTL`, :class:`MultiTaskFeatureLearning`.
 """
 
 from .weighting import (
@@ -23,6 +26,15 @@ from .weighting import (
     min_norm_solver,
 )
 from .hard_sharing import HardSharingMTL, MultiTaskNetwork, check_multitask_targets
+from .linear import (
+    MeanRegularizedMTL,
+    MultiTaskFeatureLearning,
+    PooledRidge,
+    SingleTaskRidge,
+    TraceNormMTL,
+    normalized_mse,
+    singular_value_thresholding,
+)
 
 __all__ = [
     "CAGrad",
@@ -33,10 +45,17 @@ __all__ = [
     "GradientCombiner",
     "HardSharingMTL",
     "MGDA",
+    "MeanRegularizedMTL",
+    "MultiTaskFeatureLearning",
     "MultiTaskNetwork",
     "PCGrad",
+    "PooledRidge",
+    "SingleTaskRidge",
+    "TraceNormMTL",
     "UncertaintyWeighting",
     "check_multitask_targets",
     "make_combiner",
     "min_norm_solver",
+    "normalized_mse",
+    "singular_value_thresholding",
 ]
