@@ -108,7 +108,7 @@ DANN_TEST = {"B": 4465, "D": 3586, "E": 5681, "K": 5945}
 def test_registry_contents():
     assert list_datasets() == sorted(
         ["office_caltech_surf", "office_caltech_images", "amazon_msda400", "amazon_dann5000", "amazon_text",
-         "mnist_usps_jda", "usps", "mnist", "digits", "moons", "gaussian_shift"]
+         "mnist_usps_jda", "usps", "mnist", "digits", "moons", "gaussian_shift", "school", "newsgroups_mtl", "multimnist"]
     )
     assert sorted(get_dataset("amazon_text").tasks) == sorted(
         [*"BDEK", *(f"{s}_to_{t}" for s in "BDEK" for t in "BDEK" if s != t)]
@@ -120,7 +120,7 @@ def test_registry_contents():
     assert sorted(get_dataset("mnist_usps_jda").tasks) == ["MNIST_to_USPS", "USPS_to_MNIST"]
     assert sorted(get_dataset("digits").tasks) == ["MNIST_to_USPS", "USPS_to_MNIST"]
     assert get_dataset("digits").options == {"usps_layout": "stretch"}
-    assert sorted(get_dataset("mnist").tasks) == ["all", "default"]
+    assert sorted(get_dataset("mnist").tasks) == ["all", "default", "selftaught_5to9_0to4"]
     assert "rotated_35" in get_dataset("moons").tasks
     spec = get_dataset("office_caltech_surf").tasks["A_to_C"]
     assert (spec.source, spec.target) == ("Amazon", "Caltech10")

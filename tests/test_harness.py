@@ -123,14 +123,17 @@ def test_every_table_spec_loads_and_points_at_real_tasks_and_configs():
         spec = load_table(table_id)
         tasks = get_dataset(spec.dataset).tasks
         ds = get_dataset(spec.dataset)
-        for t in spec.columns.values():
-            ds.get_task(t)  # raises for an unknown task (parametrised families such as rotated_<angle>_n<N> resolve)
+        for column in spec.columns:
+            ds.get_task(spec.column_target(column)[0])  # raises for an unknown task (parametrised families such as rotated_<angle>_n<N> resolve)
         assert spec.protocol and spec.selection, f"{table_id} must say its protocol and selection"
         for row in spec.rows:
             compose_config([*spec.overrides, f"dataset={spec.dataset}", *row.overrides])
         # the deep digits tables have rows TLlib does not report (Deep CORAL, AdaBN, self-training), and the
         # moons figure has no number at all
-        reference_only = {"digits_deep", "digits_deep_oracle", "dann2016_moons", "dann2016_moons_authors"}
+        # the MultiMNIST table has weightings that the PCGrad re-implementation does not report
+        # (and the UFLDL tutorial quotes raw pixels and the autoencoder only)
+        reference_only = {"digits_deep", "digits_deep_oracle", "dann2016_moons", "dann2016_moons_authors", "mtl_multimnist",
+                          "selftaught_mnist"}
         if spec.citation and table_id not in reference_only:  # every row we print has the paper's value (or average)
             for row in spec.rows:
                 assert all(v is not None for v in spec.paper[row.name]) or spec.paper_avg.get(row.name) is not None, (table_id, row.name)
