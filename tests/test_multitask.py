@@ -239,3 +239,56 @@ def test_loss_weighting_needs_a_transfer_loss():
     for cls in (AdaBN, DeepSelfTraining):
         with pytest.raises(ValueError, match="has no separate transfer loss"):
             cls(**kw).fit_domains(Xs, ys, Xt)
+
+
+# ---------------------------------------------------------------------------------------------
+# the harness: one run read through several metrics, and Δp
+# ---------------------------------------------------------------------------------------------
+def _mtl_table(bench_dir, **extra):
+    import yaml
+
+    spec = {
+        "title": "tiny multi-task table", "paper": None, "dataset": "newsgroups_mtl", "metric": "target/acc",
+        "seeds": [0], "selection": "none", "protocol": "a tiny multi-task table for the tests",
+        "overrides": ["strategy=hard_sharing", "+strategy.backbone_kwargs={hidden: [8]}", "strategy.max_epochs=2",
+                      "strategy.device=cpu", "dataset.preprocess=binary"],
+        "delta_p": {"baseline": "single", "columns": ["t1", "t2"]},
+        "columns": {"t1": "comp_vs_sci@target/comp_vs_sci_task1/acc", "t2": "comp_vs_sci@target/comp_vs_sci_task2/acc"},
+        "rows": [{"name": "single", "overrides": ["strategy.sharing=none"]},
+                 {"name": "pcgrad", "overrides": ["strategy.loss_weighting=pcgrad"]}],
+        **extra,
+    }
+    (bench_dir / "tinymtl.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+
+
+@needs_data
+def test_metric_columns_share_runs_and_delta_p_is_reported(tmp_path, monkeypatch, tmp_store):
+    from tltaxonomy.harness import render, run_table
+    from tltaxonomy.harness import tables as tables_mod
+
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _mtl_table(tmp_path)
+    result = run_table("tinymtl", store=tmp_store, progress=False)
+    assert result.n_computed == 2 and result.n_reused == 2  # one run per row, read through two metrics
+    cells = {(c.row, c.column): c.ours_mean for c in result.cells}
+    expected = 100 * delta_p([cells["pcgrad", "t1"], cells["pcgrad", "t2"]], [cells["single", "t1"], cells["single", "t2"]])
+    assert result.delta_p("pcgrad") == pytest.approx(expected)
+    assert result.delta_p("single") == pytest.approx(0.0)
+    text = render(result, "md")
+    assert "Δp vs `single`" in text and f"| pcgrad | {expected:+.2f} |" in text
+
+
+@pytest.mark.parametrize("delta, message", [
+    ({"baseline": "nope", "columns": ["t1"]}, "Unknown row 'nope'"),
+    ({"baseline": "single", "columns": ["t3"]}, "Unknown column 't3'"),
+    ({"columns": ["t1"]}, "must be a mapping with baseline"),
+])
+def test_malformed_delta_p_is_named(tmp_path, monkeypatch, delta, message):
+    from tltaxonomy._errors import UnknownNameError
+    from tltaxonomy.harness import tables as tables_mod
+    from tltaxonomy.harness.tables import load_table
+
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _mtl_table(tmp_path, delta_p=delta)
+    with pytest.raises((ConfigError, UnknownNameError), match=message):
+        load_table("tinymtl")
