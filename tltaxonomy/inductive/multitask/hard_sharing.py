@@ -323,7 +323,7 @@ class HardSharingMTL(BaseStrategy):
         width = getattr(trunks[0], "out_features", None) or feature_dim(trunks[0], shape)
         self.network_ = MultiTaskNetwork(trunks, width, out_sizes, self.head_hidden)
         weighting = self.loss_weighting if self.sharing == "hard" else "equal"  # nothing is shared to combine
-        self.combiner_ = make_combiner(weighting, n_tasks=T, **(self.loss_weighting_kwargs or {}))
+        self.combiner_ = make_combiner(weighting, n_tasks=T, seed=seed, **(self.loss_weighting_kwargs or {}))
         step = _MultiTaskStep(self.combiner_, self.task_types_)
         trainer = Trainer(max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
                           weight_decay=self.weight_decay, device=self.device, seed=seed, progress=self.progress)

@@ -34,6 +34,8 @@ References
 
 from __future__ import annotations
 
+import inspect
+
 import math
 import operator
 from collections.abc import Iterable, Sequence
@@ -977,7 +979,7 @@ COMBINERS: dict[str, type[GradientCombiner]] = {
 
 
 def make_combiner(
-    name_or_instance: str | GradientCombiner, n_tasks: int | None = None, **kwargs
+    name_or_instance: str | GradientCombiner, n_tasks: int | None = None, *, seed: int | None = None, **kwargs
 ) -> GradientCombiner:
     """Build a combiner from its name in :data:`COMBINERS`, or pass an instance through.
 
@@ -988,6 +990,10 @@ def make_combiner(
         ``"cagrad"``, ``"mgda"``) or a ready combiner, returned as is.
     n_tasks : int, optional
         Number of tasks; required by the methods with per-task state (uncertainty, gradnorm, dwa).
+    seed : int, optional
+        The default ``random_state`` of a method that draws random numbers (PCGrad's projection
+        order), so that an estimator's seed makes the combiner deterministic too; an explicit
+        ``random_state`` in ``kwargs`` wins.
     **kwargs
         The method's keyword hyper-parameters (only with a name).
 
@@ -1028,6 +1034,8 @@ def make_combiner(
     if key not in COMBINERS:
         raise unknown_name_error("gradient combiner", name_or_instance, COMBINERS)
     cls = COMBINERS[key]
+    if seed is not None and "random_state" in inspect.signature(cls).parameters:
+        kwargs.setdefault("random_state", int(seed))
     if cls.requires_n_tasks:
         if n_tasks is None:
             raise ValueError(f"make_combiner: {key!r} ({cls.__name__}) keeps per-task state; pass n_tasks=<number of tasks>.")

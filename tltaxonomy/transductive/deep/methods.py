@@ -675,7 +675,7 @@ class BaseDeepDA(BaseDomainAdaptationClassifier):
                         f"{type(self).__name__}: loss_weighting={self.loss_weighting!r} combines a classification and a "
                         "transfer loss, but this strategy has no separate transfer loss; use loss_weighting='sum'."
                     )
-                step.combiner = make_combiner(self.loss_weighting, n_tasks=2, **(self.loss_weighting_kwargs or {}))
+                step.combiner = make_combiner(self.loss_weighting, n_tasks=2, seed=seed, **(self.loss_weighting_kwargs or {}))
         data: dict[str, tuple] = {"source": (torch.from_numpy(Xs), torch.from_numpy(ys))}
         if adapt:
             data["target"] = (torch.from_numpy(Xt),)
