@@ -327,7 +327,7 @@ class HardSharingMTL(BaseStrategy):
         step = _MultiTaskStep(self.combiner_, self.task_types_)
         trainer = Trainer(max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
                           weight_decay=self.weight_decay, device=self.device, seed=seed, progress=self.progress)
-        Xt = torch.from_numpy(self._dense(X)).reshape(-1, *shape)
+        Xt = torch.tensor(self._dense(X)).reshape(-1, *shape)  # a copy: X may be a read-only view
         Yt = torch.from_numpy(Y_enc.astype(np.float32))
         self.history_ = trainer.fit(self.network_, (Xt, Yt), step=step)
         self.network_.to("cpu").eval()
