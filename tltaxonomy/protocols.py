@@ -18,7 +18,9 @@
   rest tests. Metrics: mean accuracy over the classification tasks, pooled explained variance over
   the regression tasks, and each task's score when there are at most 10.
 - **unsupervised**: cluster the target rows (no label is given to the strategy), score the
-  clustering against the held-back labels (accuracy under the optimal matching, NMI, ARI).
+  clustering against the held-back labels (accuracy under the optimal matching, NMI, ARI). A
+  self-taught clusterer (``_uses_unlabelled``) also receives the task's source rows as
+  ``X_auxiliary`` (rows only).
 """
 
 from __future__ import annotations
@@ -211,12 +213,17 @@ def multitask_metrics(Y_true: np.ndarray, Y_pred: np.ndarray, task_types, names=
 
 
 def _unsupervised(strategy, task, config, timings):
+    kwargs = {}
+    if getattr(strategy, "_uses_unlabelled", False) and task.X_source is not None:
+        kwargs["X_auxiliary"] = task.X_source  # self-taught clustering: auxiliary rows, never their labels
     t = time.perf_counter()
-    labels = strategy.fit_predict(task.X_target)
+    labels = strategy.fit_predict(task.X_target, **kwargs)
     timings["fit_s"] = time.perf_counter() - t
     y = task.y_target
     metrics = {"target/acc": clustering_accuracy(y, labels), "target/nmi": nmi(y, labels), "target/ari": ari(y, labels)}
     info = {"n_target": int(task.X_target.shape[0]), "n_clusters": int(len(np.unique(labels)))}
+    if kwargs:
+        info["n_auxiliary"] = int(task.X_source.shape[0])
     return metrics, info
 
 

@@ -143,6 +143,56 @@ register_dataset(
 
 
 # ----------------------------------------------------------------------------------------------------
+# The same sets as self-taught clustering tasks: a small target, the other task as auxiliary data
+# ----------------------------------------------------------------------------------------------------
+def _load_newsgroups_stc(spec: TaskSpec, fetch, n_target: int | None = 300) -> dict:
+    pair, t = spec.params["pair"], spec.params["target"]
+    files = _NEWSGROUP_FILES[pair]
+    Xt, yt = _read_newsgroup(_key(fetch(files[t])))
+    Xa, ya = _read_newsgroup(_key(fetch(files[1 - t])))
+    if n_target is not None:
+        if int(n_target) < 2:
+            raise DataFileError(f"newsgroups_stc: n_target must be >= 2 (or null for every document), got {n_target}.")
+        keep = np.sort(np.random.RandomState(0).permutation(Xt.shape[0])[: int(n_target)])
+        Xt, yt = Xt[keep], yt[keep]
+    Xt, yt = Xt.copy(), yt.astype(np.int64)
+    return {"X_source": Xa.copy(), "y_source": ya.astype(np.int64), "X_target": Xt, "y_target": yt, "X_test": Xt,
+            "y_test": yt, "meta": {"n_target": n_target}}
+
+
+def _stc_tasks() -> dict[str, TaskSpec]:
+    tasks = {}
+    for pair in _NEWSGROUP_FILES:
+        for t in (0, 1):
+            name = f"{pair}_{t + 1}"
+            tasks[name] = TaskSpec(name, f"{pair} task {2 - t}", f"{pair} task {t + 1}",
+                                   f"cluster task {t + 1}'s documents with task {2 - t}'s as auxiliary data",
+                                   {"pair": pair, "target": t})
+    return tasks
+
+
+register_dataset(
+    Dataset(
+        name="newsgroups_stc",
+        description=(
+            "The MALSAR 20 Newsgroups two-task sets as self-taught clustering tasks (Dai et al. 2008's setting): "
+            "the target is a small set of one task's documents (n_target, default 300, a fixed RandomState(0) "
+            "draw; null = all), to be clustered into the two top categories; the other task's documents (other "
+            "sub-groups of the same categories) are the auxiliary data (source rows, used without labels). "
+            "2000-d word counts (sparse). Tasks <pair>_<k>: task k is the target."
+        ),
+        tasks=_stc_tasks(),
+        default_preprocess="none",
+        files=[f for pair in _NEWSGROUP_FILES.values() for f in pair],
+        citation="W. Dai, Q. Yang, G.-R. Xue, Y. Yu. Self-taught clustering. ICML 2008. " + _MALSAR_CITATION,
+        n_classes=2,
+        loader=_load_newsgroups_stc,
+        options={"n_target": 300},
+    )
+)
+
+
+# ----------------------------------------------------------------------------------------------------
 # MultiMNIST (Sener & Koltun 2018): two overlapping digits, predict both
 # ----------------------------------------------------------------------------------------------------
 def make_multimnist(images: np.ndarray, labels: np.ndarray, *, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
