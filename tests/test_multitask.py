@@ -292,3 +292,13 @@ def test_malformed_delta_p_is_named(tmp_path, monkeypatch, delta, message):
     _mtl_table(tmp_path, delta_p=delta)
     with pytest.raises((ConfigError, UnknownNameError), match=message):
         load_table("tinymtl")
+
+
+def test_pcgrad_counts_the_conflicting_pairs_it_projects():
+    from tltaxonomy.inductive.multitask import PCGrad
+
+    w = torch.nn.Parameter(torch.zeros(2))
+    pc = PCGrad(random_state=0)
+    pc.backward([w @ torch.tensor([1.0, 0.0]), w @ torch.tensor([-1.0, 1.0])], [w])  # g1 . g2 = -1: a conflict
+    pc.backward([w @ torch.tensor([1.0, 0.0]), w @ torch.tensor([1.0, 1.0])], [w])  # g1 . g2 = 1: none
+    assert (pc.n_steps_, pc.n_conflicts_) == (2, 1)

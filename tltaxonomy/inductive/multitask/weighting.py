@@ -580,7 +580,8 @@ class PCGrad(GradientCombiner):
 
     starting from :math:`g_i^{PC} = g_i`; the projections use the *original* :math:`g_j` (the paper's
     Algorithm 1). The shared parameters get :math:`\sum_i g_i^{PC}` (or the mean); the task-specific
-    parameters get the ordinary gradient of :math:`\sum_i L_i`. Returns ones.
+    parameters get the ordinary gradient of :math:`\sum_i L_i`. Returns ones. ``n_conflicts_`` /
+    ``n_steps_`` count the conflicting task pairs seen (a diagnostic: with no conflict PCGrad is the sum).
 
     Parameters
     ----------
@@ -617,6 +618,9 @@ class PCGrad(GradientCombiner):
             raise ValueError(f"PCGrad: random_state must be an int seed or None, got {random_state!r}.")
         self.random_state = random_state
         self._generator: torch.Generator | None = None
+        #: diagnostics: steps seen, and pairs (i, j) whose gradients conflicted (g_i . g_j < 0) over all steps
+        self.n_steps_ = 0
+        self.n_conflicts_ = 0
 
     def _rng(self) -> torch.Generator:
         if self._generator is None:
@@ -633,6 +637,8 @@ class PCGrad(GradientCombiner):
         T = len(losses)
         projected = grads.clone()
         sq_norms = (grads * grads).sum(dim=1)
+        self.n_steps_ += 1
+        self.n_conflicts_ += int(((grads @ grads.T) < 0).triu(diagonal=1).sum())
         for i in range(T):
             others = [j for j in torch.randperm(T, generator=self._rng()).tolist() if j != i]
             for j in others:
