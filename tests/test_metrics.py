@@ -50,3 +50,12 @@ def test_metric_input_errors(fn):
         fn([0, 1, 1], [0, 1])
     with pytest.raises(ValueError, match=f"{fn.__name__}: y_true and y_pred are empty"):
         fn([], [])
+
+
+def test_explained_variance_closed_form_and_constant_target():
+    from tltaxonomy.metrics import explained_variance
+
+    y, p = np.array([1.0, 2.0, 4.0]), np.array([1.5, 2.0, 3.0])
+    assert explained_variance(y, p) == pytest.approx(1 - 1.25 / np.sum((y - y.mean()) ** 2))
+    with pytest.raises(ValueError, match="y_true is constant"):
+        explained_variance([2.0, 2.0], [1.0, 2.0])
