@@ -173,6 +173,12 @@ _CONSTRAINTS = {
 class _BaseCoClustering(BaseTransferClusterer):
     """Validation, random restarts and the alternating loop shared by ITCC and STC."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        return tags
+
     def _check(self, X, *, reset: bool = True) -> sp.csr_matrix:
         X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
         return joint_distribution(type(self).__name__, X)
@@ -252,12 +258,6 @@ class InformationTheoreticCoClustering(_BaseCoClustering):
         self.n_init = n_init
         self.random_state = random_state
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
-        return tags
-
     def fit(self, X, y=None):
         """Co-cluster the rows and columns of the non-negative matrix ``X`` (``y`` is ignored)."""
         self._validate_params()
@@ -326,12 +326,6 @@ class SelfTaughtClustering(_BaseCoClustering):
         self.tol = tol
         self.n_init = n_init
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
-        return tags
 
     def fit(self, X, y=None, *, X_auxiliary=None):
         """Co-cluster the target rows ``X`` with the auxiliary rows ``X_auxiliary`` (``y`` is ignored).
