@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from tltaxonomy import list_strategies
 from tltaxonomy.classifiers import CVSVC
 from tltaxonomy.inductive import SparseAutoencoder
+from tltaxonomy.unsupervised import FeatureClustering
 
 # Small, fast hyper-parameters for the test instances (the defaults are the papers' settings).
 TEST_PARAMS: dict[str, dict] = {
@@ -30,6 +31,7 @@ TEST_PARAMS: dict[str, dict] = {
        for name in ("partial_finetune", "gradual_unfreezing", "discriminative_lr", "l2sp", "lp_ft", "bss")},
     "linear_probe": {"device": "cpu", "random_state": 0},
     "feature_kmeans": {"n_clusters": 2, "n_init": 2, "device": "cpu", "random_state": 0},
+    "feature_clustering": {"n_clusters": 2, "n_init": 2, "device": "cpu", "random_state": 0},
     "tca": {"n_components": 5, "l2_normalize": False},
     "jda": {"n_components": 5, "l2_normalize": False},
     "bda": {"n_components": 5, "l2_normalize": False},
@@ -45,6 +47,10 @@ TEST_PARAMS["itcc"] = {"n_clusters": 2, "n_feature_clusters": 4, "n_init": 3, "r
 TEST_PARAMS["stc"] = {"n_clusters": 2, "n_feature_clusters": 4, "n_init": 3, "random_state": 0}
 TEST_PARAMS["hard_sharing"] = {"backbone_kwargs": {"hidden": [16]}, "max_epochs": 30, "batch_size": 32, "lr": 0.01,
                                "device": "cpu", "random_state": 0}
+TEST_PARAMS["unsupervised_search"] = {
+    "estimator": FeatureClustering(n_clusters=2, input_shape=None, n_init=2, random_state=0),
+    "param_grid": {"clusterer": ["kmeans", "gmm"]}, "random_state": 0,
+}
 TEST_PARAMS["self_taught"] = {
     "feature_learner": SparseAutoencoder(n_components=8, decoder="linear", max_iter=50, random_state=0)
 }

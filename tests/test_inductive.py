@@ -349,12 +349,12 @@ def test_finetune_variants_logs_and_determinism():
 
 
 def test_linear_probe_feature_cache_extracts_once_per_rows_and_weights(tmp_path, monkeypatch):
-    import tltaxonomy.inductive.finetune as ft
+    import tltaxonomy.backbones.inputs as inputs
 
     X, y = _images()
     calls = []
-    real = ft.extract_features
-    monkeypatch.setattr(ft, "extract_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = inputs.extract_features
+    monkeypatch.setattr(inputs, "extract_features", lambda *a, **k: calls.append(1) or real(*a, **k))
     plain = LinearProbe(C=0.1, **FAST).fit(X, y)
     n_plain = len(calls)
     a = LinearProbe(C=0.1, memory=str(tmp_path), **FAST).fit(X, y)

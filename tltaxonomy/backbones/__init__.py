@@ -9,6 +9,7 @@ from .registry import get_backbone, list_backbones, register_backbone
 from .networks import LeNet, MLP, SmallResNet, backbone_blocks  # noqa: E402  (registers the built-in backbones)
 from .imagenet import EfficientNetLite0  # noqa: E402  (registers it; its packages are imported when it is built)
 from .text import MiniLM, is_text  # noqa: E402  (registers it; its packages are imported when it is built)
+from .inputs import BackboneInputMixin, cached_features  # noqa: E402
 from .pretrain import (
     BackboneSpec,
     FeatureClassifier,
@@ -20,6 +21,7 @@ from .pretrain import (
 )
 
 __all__ = [
+    "BackboneInputMixin",
     "BackboneSpec",
     "EfficientNetLite0",
     "FeatureClassifier",
@@ -29,6 +31,7 @@ __all__ = [
     "SmallResNet",
     "backbone_blocks",
     "build_backbone",
+    "cached_features",
     "extract_features",
     "feature_dim",
     "get_backbone",

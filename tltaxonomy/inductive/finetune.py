@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import inspect
-import math
 import os
 from numbers import Integral, Real
 
@@ -18,12 +17,12 @@ import torch
 from sklearn.base import TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import check_is_fitted
 import torch.nn.functional as F
 from torch import nn
 
-from ..backbones import FeatureClassifier, backbone_blocks, build_backbone, extract_features, feature_dim, is_text
-from ..backbones.registry import get_backbone_factory, is_registered
+from ..backbones import FeatureClassifier, backbone_blocks, build_backbone, extract_features, feature_dim
+from ..backbones.inputs import BackboneInputMixin, cached_features
 from ..base import BaseInductiveClassifier, _check_sample_domain
 from ..registry import register
 from ..training import Trainer, classification_step, resolve_device, seeded
@@ -54,55 +53,8 @@ _TRAINING_CONSTRAINTS = {
 }
 
 
-class _BackboneClassifier(BaseInductiveClassifier):
+class _BackboneClassifier(BackboneInputMixin, BaseInductiveClassifier):
     """Shared validation and prediction of the backbone-based inductive classifiers."""
-
-    def _text_backbone(self):
-        """The class of a backbone that tokenizes text (a ``tokenize`` class method), or None."""
-        spec = self.backbone
-        if isinstance(spec, nn.Module):
-            cls = type(spec)
-        elif isinstance(spec, str) and is_registered(spec):
-            cls = get_backbone_factory(spec)
-        else:
-            return None
-        return cls if callable(getattr(cls, "tokenize", None)) else None
-
-    def _tokenize(self, X, *, reset: bool) -> tuple[np.ndarray, tuple[int, int]]:
-        cls = self._text_backbone()
-        if cls is None:
-            raise ValueError(
-                f"{type(self).__name__}: X holds text, but backbone={self.backbone!r} takes numbers; use a text backbone "
-                "such as backbone='all_minilm_l6_v2' (extra tltaxonomy[text]), or vectorise the text first."
-            )
-        if reset:
-            shape = (2, cls.default_max_length) if self.input_shape is None else tuple(int(v) for v in self.input_shape)
-        else:
-            shape = tuple(self.input_shape_)
-        if len(shape) != 2 or shape[0] != 2:
-            raise ValueError(
-                f"{type(self).__name__}: a text backbone takes input_shape=(2, max_length) (token ids and attention "
-                f"mask), got input_shape={shape}; e.g. input_shape=(2, 128), or None for the backbone's default."
-            )
-        return cls.tokenize(list(X), max_length=shape[1]), shape
-
-    def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        text_shape = None
-        if is_text(X):  # strings: the text backbone's tokenizer turns them into rows of ids and masks
-            X, text_shape = self._tokenize(X, reset=reset)
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
-        if reset:  # None = flat vectors of X's width (for MLP backbones)
-            if text_shape is not None:
-                self.input_shape_ = text_shape
-            else:
-                self.input_shape_ = (X.shape[1],) if self.input_shape is None else tuple(self.input_shape)
-        n_in = math.prod(self.input_shape_)
-        if X.shape[1] != n_in:
-            raise ValueError(
-                f"{type(self).__name__}: X has {X.shape[1]} features but input_shape={self.input_shape_} needs "
-                f"{n_in} (flat rows); fix input_shape or reshape X."
-            )
-        return X
 
     def _prepare_fit(self, X, y, sample_domain) -> tuple[np.ndarray, np.ndarray]:
         self._validate_params()
@@ -241,10 +193,9 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
         return tags
 
     def _features(self, X: np.ndarray) -> np.ndarray:
-        if self.memory is None:
-            return extract_features(self.backbone_, X, input_shape=self.input_shape_, batch_size=self.batch_size, device=self.device)
-        cached = check_memory(self.memory).cache(_cached_features, ignore=["backbone", "batch_size", "device"])
-        return cached(_weights_key(self.backbone_), self.backbone_, X, tuple(self.input_shape_), self.batch_size, str(self.device))
+        return cached_features(
+            self.memory, self.backbone_, X, input_shape=self.input_shape_, batch_size=self.batch_size, device=self.device
+        )
 
     def transform(self, X) -> np.ndarray:
         """Backbone features of ``X``."""
@@ -253,22 +204,6 @@ class LinearProbe(TransformerMixin, _BackboneClassifier):
 
     def _predict_proba(self, X: np.ndarray) -> np.ndarray:
         return self.classifier_.predict_proba(self._features(X))
-
-
-def _weights_key(module: nn.Module) -> str:
-    """A digest of a module's class and weights (what its features depend on)."""
-    import hashlib
-
-    h = hashlib.sha256(type(module).__qualname__.encode())
-    for name, tensor in module.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _cached_features(weights_key, backbone, X, input_shape, batch_size, device) -> np.ndarray:
-    # joblib keys the cache on (weights_key, X, input_shape); the module itself is not hashed
-    return extract_features(backbone, X, input_shape=input_shape, batch_size=batch_size, device=device)
 
 
 class _TrainedClassifier(_BackboneClassifier):

@@ -1,11 +1,25 @@
 """Unsupervised transfer: no labels on the target task.
 
-Families: feature reuse + clustering (:class:`FeatureKMeans`); self-taught clustering
-(:class:`SelfTaughtClustering`, Dai et al. 2008) and its target-only baseline
-(:class:`InformationTheoreticCoClustering`, Dhillon et al. 2003).
+Families: feature reuse + clustering (:class:`FeatureClustering`, and its k-means special case
+:class:`FeatureKMeans`); self-taught clustering (:class:`SelfTaughtClustering`, Dai et al. 2008) and its
+target-only baseline (:class:`InformationTheoreticCoClustering`, Dhillon et al. 2003). Hyper-parameters
+are chosen without labels by :class:`UnsupervisedSearch` (silhouette and other internal criteria).
 """
 
 from .coclustering import InformationTheoreticCoClustering, SelfTaughtClustering, coclustering_loss
-from .feature_clustering import FeatureKMeans
+from .feature_clustering import CLUSTERERS, REPRESENTATIONS, FeatureClustering, FeatureKMeans, make_representation
+from .selection import CRITERIA, UnsupervisedSearch, internal_score
 
-__all__ = ["FeatureKMeans", "InformationTheoreticCoClustering", "SelfTaughtClustering", "coclustering_loss"]
+__all__ = [
+    "CLUSTERERS",
+    "CRITERIA",
+    "FeatureClustering",
+    "FeatureKMeans",
+    "InformationTheoreticCoClustering",
+    "REPRESENTATIONS",
+    "SelfTaughtClustering",
+    "UnsupervisedSearch",
+    "coclustering_loss",
+    "internal_score",
+    "make_representation",
+]
