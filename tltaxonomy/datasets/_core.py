@@ -305,7 +305,7 @@ def load_task(
         X_test=Xte_p,
         y_test=yte,
         preprocess=prep.name,
-        n_classes=ds.n_classes,
+        n_classes=raw.get("n_classes", ds.n_classes),  # a dataset option may change it (newsgroups_topics)
         image_shape=raw.get("image_shape", ds.image_shape),
         meta=meta,
     )
