@@ -214,3 +214,21 @@ def test_search_errors_name_the_problem():
         UnsupervisedSearch(AgglomerativeClustering(), {"n_clusters": [2, 3]}).fit(X)
     ok = UnsupervisedSearch(AgglomerativeClustering(), {"n_clusters": [2, 3]}, space="input").fit(X)
     assert ok.best_params_ == {"n_clusters": 3}
+
+
+def test_protocol_scores_the_initial_solution_of_a_refining_clusterer():
+    from tltaxonomy.datasets import load_task
+    from tltaxonomy.protocols import run_protocol
+
+    class Refining(FeatureClustering):  # stands for DEC: a start (init_labels_) refined into labels_
+        def fit(self, X, y=None, **kw):
+            super().fit(X, **kw)
+            self.init_labels_ = np.zeros_like(self.labels_)  # one cluster: NMI 0
+            return self
+
+    task = load_task("gaussian_shift", "covariate")
+    metrics, _ = run_protocol(Refining(n_clusters=2, input_shape=None, random_state=0), task, {}, {})
+    assert metrics["target/init_nmi"] == 0.0 and metrics["target/nmi"] > 0.0
+    assert {"target/init_acc", "target/init_ari"} <= set(metrics)
+    plain, _ = run_protocol(FeatureClustering(n_clusters=2, input_shape=None, random_state=0), task, {}, {})
+    assert not any("init" in k for k in plain)

@@ -121,10 +121,13 @@ def test_every_table_spec_loads_and_points_at_real_tasks_and_configs():
             assert set(members) <= set(tables), table_id
             continue
         spec = load_table(table_id)
-        tasks = get_dataset(spec.dataset).tasks
-        ds = get_dataset(spec.dataset)
         for column in spec.columns:
-            ds.get_task(spec.column_target(column)[0])  # raises for an unknown task (parametrised families such as rotated_<angle>_n<N> resolve)
+            col_cfg = spec.column_configs.get(column, ())
+            dataset = next((o.split("=", 1)[1] for o in reversed(col_cfg) if o.startswith("dataset=")), spec.dataset)
+            # raises for an unknown task (parametrised families such as rotated_<angle>_n<N> resolve)
+            get_dataset(dataset).get_task(spec.column_target(column)[0])
+            for row in spec.rows:
+                compose_config([*spec.overrides, f"dataset={spec.dataset}", *row.overrides, *col_cfg])
         assert spec.protocol and spec.selection, f"{table_id} must say its protocol and selection"
         for row in spec.rows:
             compose_config([*spec.overrides, f"dataset={spec.dataset}", *row.overrides])
@@ -191,6 +194,31 @@ def test_suites_and_notes(tmp_path, monkeypatch):
     result = TableResult(spec, (Cell("NA", "cov", 90.0, None, 2, None), Cell("CORAL", "cov", 91.0, None, 2, None)), 0, 0)
     assert "Notes: why ours differs" in render(result, "md")
     assert json.loads(render(result, "json"))["notes"] == "why ours differs"
+
+
+def test_columns_of_other_datasets_and_rows_reading_the_initial_solution(tmp_path, monkeypatch):
+    from tltaxonomy.harness.tables import RowSpec
+    from tltaxonomy.store import ResultStore
+
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _own_table(
+        tmp_path,
+        columns={"cov": "covariate", "moons": "rotated_30"},
+        column_configs={"moons": ["dataset=moons"]},
+        rows=[{"name": "NA", "overrides": ["strategy=source_only_linear"]}],
+    )
+    result = run_table("tiny", store=ResultStore(tmp_path / "s"), progress=False)
+    assert result.n_computed == 4  # 2 columns x 2 seeds, each column on its own dataset
+    records = list(ResultStore(tmp_path / "s"))
+    assert {r["dataset"] for r in records} == {"gaussian_shift", "moons"}
+    assert RowSpec("km", (), "init").metric("target/nmi") == "target/init_nmi"
+    assert RowSpec("km", ()).metric("target/nmi") == "target/nmi"
+    _own_table(tmp_path, name="bad_stage", rows=[{"name": "NA", "overrides": [], "stage": "middle"}])
+    with pytest.raises(ConfigError, match="unknown stage"):
+        load_table("bad_stage")
+    _own_table(tmp_path, name="bad_col", column_configs={"nope": ["dataset=moons"]})
+    with pytest.raises(UnknownNameError, match="nope"):
+        load_table("bad_col")
 
 
 def test_paper_averages_are_used_when_the_paper_gives_no_per_task_numbers():

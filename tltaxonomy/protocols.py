@@ -20,7 +20,8 @@
 - **unsupervised**: cluster the target rows (no label is given to the strategy), score the
   clustering against the held-back labels (accuracy under the optimal matching, NMI, ARI). A
   self-taught clusterer (``_uses_unlabelled``) also receives the task's source rows as
-  ``X_auxiliary`` (rows only).
+  ``X_auxiliary`` (rows only). A refining clusterer with ``init_labels_`` (DEC) also gets its
+  starting clusters scored, as ``target/init_acc``, ``target/init_nmi``, ``target/init_ari``.
 """
 
 from __future__ import annotations
@@ -221,6 +222,11 @@ def _unsupervised(strategy, task, config, timings):
     timings["fit_s"] = time.perf_counter() - t
     y = task.y_target
     metrics = {"target/acc": clustering_accuracy(y, labels), "target/nmi": nmi(y, labels), "target/ari": ari(y, labels)}
+    init = getattr(strategy, "init_labels_", None)
+    if init is not None:  # a refining clusterer (DEC): its starting clusters, e.g. k-means on the encoder's features
+        metrics.update(
+            {"target/init_acc": clustering_accuracy(y, init), "target/init_nmi": nmi(y, init), "target/init_ari": ari(y, init)}
+        )
     info = {"n_target": int(task.X_target.shape[0]), "n_clusters": int(len(np.unique(labels)))}
     if kwargs:
         info["n_auxiliary"] = int(task.X_source.shape[0])

@@ -263,27 +263,33 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
 
 def _runtime_params(strategy, task, config, runtime, store, timings) -> dict:
     """Parameters that depend on the loaded task or on the runtime, not on the config text."""
-    params = strategy.get_params(deep=False)
     extra: dict[str, Any] = {}
-    if "n_clusters" in params and params["n_clusters"] is None:
-        extra["n_clusters"] = task.n_classes
-    if params.get("task_types") == "auto" and task.meta.get("task_types"):
-        extra["task_types"] = list(task.meta["task_types"])  # the dataset declares each task's kind
-    if "device" in params and params["device"] == "auto" and runtime.get("device", "auto") != "auto":
-        extra["device"] = runtime["device"]
-    if "progress" in params and runtime.get("progress"):
-        extra["progress"] = True
+    top = strategy.get_params(deep=False)
+    levels = [("", top)]
+    inner = top.get("estimator")
+    if getattr(type(strategy), "_setting", "") == "unsupervised" and hasattr(inner, "get_params"):
+        # a selection wrapper (UnsupervisedSearch): its clusterer gets the same runtime parameters
+        levels.append(("estimator__", inner.get_params(deep=False)))
     pretrain = config.get("pretrain") or {}
-    if (
-        pretrain
-        and getattr(type(strategy), "_setting", "") in _PRETRAINING_SETTINGS
-        and "pretrained" in params
-        and params.get("pretrained") is None
-        and params.get("backbone") is not None
-    ):
-        t = time.perf_counter()
-        extra["pretrained"] = str(_pretrain(params, task, config, pretrain, store))
-        timings["pretrain_s"] = time.perf_counter() - t
+    for prefix, params in levels:
+        if "n_clusters" in params and params["n_clusters"] is None:
+            extra[prefix + "n_clusters"] = task.n_classes
+        if params.get("task_types") == "auto" and task.meta.get("task_types"):
+            extra[prefix + "task_types"] = list(task.meta["task_types"])  # the dataset declares each task's kind
+        if "device" in params and params["device"] == "auto" and runtime.get("device", "auto") != "auto":
+            extra[prefix + "device"] = runtime["device"]
+        if "progress" in params and runtime.get("progress"):
+            extra[prefix + "progress"] = True
+        if (
+            pretrain
+            and getattr(type(strategy), "_setting", "") in _PRETRAINING_SETTINGS
+            and "pretrained" in params
+            and params.get("pretrained") is None
+            and params.get("backbone") is not None
+        ):
+            t = time.perf_counter()
+            extra[prefix + "pretrained"] = str(_pretrain(params, task, config, pretrain, store))
+            timings["pretrain_s"] = timings.get("pretrain_s", 0.0) + time.perf_counter() - t
     return extra
 
 
@@ -312,7 +318,13 @@ def _pretrain(params: dict, task, config: dict, pretrain: dict, store: ResultSto
     path = store.cache_dir / "pretrained" / f"{backbone}-{config_hash(spec)[:16]}.pt"
     trainer = Trainer(**pretrain.get("trainer", {}), seed=int(pretrain.get("seed", 0)))
     return pretrain_backbone(
-        backbone, task.X_source, task.y_source, input_shape=tuple(params["input_shape"]), trainer=trainer, checkpoint_path=path
+        backbone,
+        task.X_source,
+        task.y_source,
+        input_shape=tuple(params["input_shape"]),
+        trainer=trainer,
+        checkpoint_path=path,
+        augment=str(pretrain.get("augment", "none")),
     )
 
 

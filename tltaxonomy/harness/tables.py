@@ -31,6 +31,17 @@ PAPERS_DIR = Path(os.environ.get("TLTAX_PAPERS_DIR", _REPO_ROOT / "papers"))
 class RowSpec:
     name: str
     overrides: tuple[str, ...]
+    #: ``"final"`` (the run's metrics) or ``"init"``: the metrics of the run's initial solution,
+    #: recorded as ``target/init_<metric>`` (DEC: k-means on the encoder's features before refinement),
+    #: so one run gives both rows
+    stage: str = "final"
+
+    def metric(self, metric: str) -> str:
+        """The record key this row reads for the table's ``metric``."""
+        if self.stage == "final":
+            return metric
+        head, _, name = metric.rpartition("/")
+        return f"{head}/init_{name}" if head else f"init_{name}"
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,9 @@ class TableSpec:
     #: Δp (Maninis et al. 2019) of each row against a baseline row over some columns: ``{"baseline":
     #: row, "columns": [labels], "lower_is_better": [labels]}`` (multi-task tables)
     delta_p: dict[str, Any] = field(default_factory=dict)
+    #: column label -> Hydra overrides composed into every cell of that column after the row's (e.g.
+    #: ``[dataset=amazon_domains]``: a table whose columns are different datasets)
+    column_configs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def column_target(self, column: str) -> tuple[str, str]:
         """``(task, metric)`` of a column: its value is ``"<task>"`` (the table's metric) or
@@ -240,7 +254,12 @@ def load_table(table_id: str) -> TableSpec:
         )
     try:
         columns = {str(k): str(v) for k, v in dict(spec["columns"]).items()}
-        rows = tuple(RowSpec(str(r["name"]), tuple(r.get("overrides", ()))) for r in spec["rows"])
+        rows = tuple(
+            RowSpec(str(r["name"]), tuple(r.get("overrides", ())), str(r.get("stage", "final"))) for r in spec["rows"]
+        )
+        bad = [r.name for r in rows if r.stage not in ("final", "init")]
+        if bad:
+            raise ConfigError(f"{path}: rows {bad} have an unknown stage; use 'final' (default) or 'init'.")
         paper_key = spec.get("paper")
         dataset = spec["dataset"]
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
@@ -348,7 +367,19 @@ def _spec(table_id, spec, dataset, columns, rows, paper_rows, citation, paper_av
         curve=curve,
         column_overrides=column_overrides or {},
         delta_p=_check_delta_p(table_id, spec.get("delta_p"), columns, rows),
+        column_configs=_check_column_configs(table_id, spec.get("column_configs"), columns),
     )
+
+
+def _check_column_configs(table_id, raw, columns) -> dict[str, tuple[str, ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(v, (list, tuple)) for v in raw.values()):
+        raise ConfigError(f"Table {table_id!r}: column_configs must map column labels to lists of Hydra overrides.")
+    for label in raw:
+        if label not in columns:
+            raise unknown_name_error("column", label, columns)
+    return {str(k): tuple(str(o) for o in v) for k, v in raw.items()}
 
 
 def _se(values: list[float]) -> float | None:
@@ -414,7 +445,7 @@ def run_tables(
         zip(jobs, results), start=1
     ):
         counts[spec.id][0 if reused else 1] += 1
-        metric = spec.column_target(column)[1]
+        metric = next(r for r in spec.rows if r.name == row_name).metric(spec.column_target(column)[1])
         if metric not in metrics:
             raise ConfigError(f"Row {row_name!r} produced no metric {metric!r} (got {sorted(metrics)}).")
         value = float(metrics[metric]) * spec.scale
@@ -468,8 +499,12 @@ def _plan(table_id, seeds, rows, columns, extra_overrides):
 
     jobs = []
     for row in row_specs:
-        base = _compose_row(spec, row, extra_overrides, resolve=False)
+        composed = {(): _compose_row(spec, row, extra_overrides, resolve=False)}
         for column, _ in col_items:
+            col_cfg = spec.column_configs.get(column, ())
+            if col_cfg not in composed:
+                composed[col_cfg] = _compose_row(spec, row, (*col_cfg, *extra_overrides), resolve=False)
+            base = composed[col_cfg]
             task = spec.column_target(column)[0]
             override = spec.column_overrides.get(column)
             if override is not None and spec.curve is not None and not spec.curve.runs(row.name, override[1]):
