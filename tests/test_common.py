@@ -47,6 +47,8 @@ TEST_PARAMS["itcc"] = {"n_clusters": 2, "n_feature_clusters": 4, "n_init": 3, "r
 TEST_PARAMS["stc"] = {"n_clusters": 2, "n_feature_clusters": 4, "n_init": 3, "random_state": 0}
 TEST_PARAMS["hard_sharing"] = {"backbone_kwargs": {"hidden": [16]}, "max_epochs": 30, "batch_size": 32, "lr": 0.01,
                                "device": "cpu", "random_state": 0}
+TEST_PARAMS["dec"] = {"n_clusters": 2, "init": "pretrained", "backbone": "mlp", "input_shape": None,
+                      "backbone_kwargs": {"hidden": [16]}, "n_init": 2, "max_iter": 20, "device": "cpu", "random_state": 0}
 TEST_PARAMS["unsupervised_search"] = {
     "estimator": FeatureClustering(n_clusters=2, input_shape=None, n_init=2, random_state=0),
     "param_grid": {"clusterer": ["kmeans", "gmm"]}, "random_state": 0,

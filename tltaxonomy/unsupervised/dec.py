@@ -167,12 +167,22 @@ def dec_loss(q: torch.Tensor, p: torch.Tensor, reduction: str = "mean") -> torch
 
 
 class _Embedding(nn.Module):
-    """Flat rows → ``encoder(rows reshaped to input_shape)`` flattened: the embedding :math:`f_\\theta`."""
+    """Flat rows → ``encoder(rows reshaped to input_shape)`` flattened: the embedding :math:`f_\\theta`.
+
+    Always deterministic: ``train()`` leaves the encoder in eval mode (dropout off, batch-norm
+    statistics frozen), so that the targets :math:`P` (computed in eval mode) and the trained
+    :math:`Q` come from the same function; Xie et al. likewise drop the corruption in the DEC phase.
+    """
 
     def __init__(self, encoder: nn.Module, input_shape: tuple[int, ...]):
         super().__init__()
         self.encoder = encoder
         self.input_shape = tuple(int(v) for v in input_shape)
+
+    def train(self, mode: bool = True) -> _Embedding:
+        super().train(mode)
+        self.encoder.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.reshape(x.shape[0], *self.input_shape)).flatten(1)
