@@ -232,3 +232,14 @@ def test_protocol_scores_the_initial_solution_of_a_refining_clusterer():
     assert {"target/init_acc", "target/init_ari"} <= set(metrics)
     plain, _ = run_protocol(FeatureClustering(n_clusters=2, input_shape=None, random_state=0), task, {}, {})
     assert not any("init" in k for k in plain)
+
+
+def test_sparse_counts_are_clustered_without_densifying():
+    import scipy.sparse as sp
+
+    X, y = _blobs()
+    Xs = sp.csr_matrix(np.maximum(X, 0))
+    fc = FeatureClustering(n_clusters=3, input_shape=None, n_components=3, random_state=0).fit(Xs)
+    assert clustering_accuracy(y, fc.labels_) == 1.0 and fc.transform(Xs).shape == (60, 3)
+    with pytest.raises(ValueError, match=r"sparse matrix .* X.toarray\(\)"):
+        FeatureClustering(n_clusters=3, backbone="mlp", input_shape=(6,)).fit(Xs)  # an encoder takes dense rows

@@ -36,6 +36,26 @@ def test_clustering_accuracy_with_more_clusters_than_classes():
     assert clustering_accuracy([0, 1, 2, 2], [0, 0, 1, 1]) == pytest.approx(3 / 4)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_clustering_accuracy_matches_a_brute_force_matching(seed):
+    """Every one-to-one map of clusters to classes tried (up to 5 x 5): the best equals the Hungarian one."""
+    from itertools import permutations
+
+    rng = np.random.default_rng(seed)
+    n_classes, n_clusters = rng.integers(2, 6), rng.integers(2, 6)
+    y_true = rng.integers(0, n_classes, rng.integers(5, 30))
+    y_pred = rng.integers(0, n_clusters, len(y_true))
+    classes, clusters = np.unique(y_true), np.unique(y_pred)
+    best = 0
+    if len(clusters) <= len(classes):  # inject the clusters into the classes
+        for image in permutations(classes, len(clusters)):
+            best = max(best, sum(int(np.sum((y_pred == k) & (y_true == c))) for k, c in zip(clusters, image)))
+    else:  # inject the classes into the clusters
+        for image in permutations(clusters, len(classes)):
+            best = max(best, sum(int(np.sum((y_true == c) & (y_pred == k))) for c, k in zip(classes, image)))
+    assert clustering_accuracy(y_true, y_pred) == pytest.approx(best / len(y_true))
+
+
 def test_nmi_ari_agree_with_sklearn():
     rng = np.random.default_rng(1)
     y, c = rng.integers(0, 5, 200), rng.integers(0, 4, 200)

@@ -20,6 +20,7 @@ import os
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
@@ -30,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from ..backbones import BackboneInputMixin, build_backbone, cached_features, is_text
@@ -276,6 +277,16 @@ class FeatureClustering(BackboneInputMixin, TransformerMixin, BaseTransferCluste
                 f"{name}: X holds text but there is neither a text encoder nor a text representation; use "
                 "backbone='all_minilm_l6_v2' or representation='lsa'."
             )
+        if sp.issparse(X) and self._has_encoder:
+            raise ValueError(
+                f"{name}: X is a sparse matrix but the encoder (backbone={self.backbone!r}) takes dense rows; pass "
+                "X.toarray(), or cluster the sparse rows without an encoder (backbone=None, pretrained=None)."
+            )
+        if sp.issparse(X):  # word counts, bag-of-words: clustered as they are
+            X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=np.float32)
+            if reset:
+                self.input_shape_ = (X.shape[1],)
+            return X
         return self._check_X(X, reset=reset)
 
     def _encode(self, X) -> np.ndarray:
