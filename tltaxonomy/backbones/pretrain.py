@@ -11,6 +11,7 @@ import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Union
 
@@ -19,6 +20,8 @@ import torch
 from torch import nn
 
 from ..training import CheckpointError, Trainer, load_checkpoint, resolve_device, save_checkpoint, seeded, trainer_from
+from ..training.augment import AUGMENTATIONS, augment_batch
+from ..training.trainer import classification_step
 from .registry import get_backbone, is_registered
 
 __all__ = [
@@ -284,6 +287,11 @@ def _plain(value):
     return str(value)  # str subclasses (torch's version string), paths, ...
 
 
+def _augmented_step(model: nn.Module, batch, state, *, augment: str) -> torch.Tensor:
+    """The cross-entropy step on an augmented batch (a new draw per step, from torch's seeded RNG)."""
+    return classification_step(model, (augment_batch(batch[0], augment), batch[1]), state)
+
+
 def pretrain_backbone(
     backbone: str | nn.Module,
     X: np.ndarray,
@@ -293,6 +301,7 @@ def pretrain_backbone(
     trainer: Trainer | Mapping[str, Any] | None = None,
     checkpoint_path: str | os.PathLike,
     backbone_kwargs: Mapping[str, Any] | None = None,
+    augment: str = "none",
 ) -> Path:
     r"""Pretrain a backbone on labelled (source) data and save it; reuse the file if it exists.
 
@@ -321,6 +330,10 @@ def pretrain_backbone(
         Where to write the checkpoint.
     backbone_kwargs : dict, optional
         Extra constructor arguments of a named backbone (recorded in the checkpoint).
+    augment : {"none", "shift", "affine"}, default="none"
+        Augmentation of each training batch of images (:func:`~tltaxonomy.training.augment.augment_batch`):
+        translations of up to 2 pixels, or random rotations (±10°), scalings (0.9-1.1) and translations
+        (up to 10 % of the side). Recorded in the checkpoint.
 
     Returns
     -------
@@ -348,6 +361,8 @@ def pretrain_backbone(
     trainer = trainer_from(trainer)
     input_shape = tuple(int(v) for v in input_shape)
     X = np.asarray(X, dtype=np.float32)
+    if not X.flags.writeable:  # a cached, read-only task array: torch needs its own copy
+        X = X.copy()
     if X.ndim != 2 or X.shape[1] != math.prod(input_shape):
         raise ValueError(
             f"pretrain_backbone: X has shape {X.shape} but input_shape={input_shape} needs (n_samples, "
@@ -356,6 +371,13 @@ def pretrain_backbone(
     y = np.asarray(y)
     if y.shape != (X.shape[0],):
         raise ValueError(f"pretrain_backbone: y has shape {y.shape} but X has {X.shape[0]} rows; pass one label per row.")
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"pretrain_backbone: unknown augment={augment!r}; choose one of {list(AUGMENTATIONS)}.")
+    if augment != "none" and len(input_shape) != 3:
+        raise ValueError(
+            f"pretrain_backbone: augment={augment!r} transforms images, but input_shape={input_shape} is not "
+            "(channels, height, width); use augment='none'."
+        )
     classes, y_enc = np.unique(y, return_inverse=True)
     name = backbone if is_registered(backbone) else None
     kwargs = dict(backbone_kwargs or {})
@@ -367,7 +389,11 @@ def pretrain_backbone(
     with seeded(trainer.seed):
         module = get_backbone(name, input_shape=input_shape, **kwargs) if name else build_backbone(backbone, input_shape=input_shape)
         model = FeatureClassifier(module, feature_dim(module, input_shape), len(classes))
-    history = trainer.fit(model, (torch.from_numpy(X.reshape(-1, *input_shape)), torch.from_numpy(y_enc.astype(np.int64))))
+    data = (torch.from_numpy(X.reshape(-1, *input_shape)), torch.from_numpy(y_enc.astype(np.int64)))
+    if augment == "none":
+        history = trainer.fit(model, data)
+    else:
+        history = trainer.fit(model, data, step=partial(_augmented_step, augment=augment))
     model.cpu()
     meta = {
         "kind": CHECKPOINT_KIND,
@@ -379,6 +405,7 @@ def pretrain_backbone(
         "classes": _plain(classes.tolist()),
         "n_samples": int(X.shape[0]),
         "trainer": _plain({k: v for k, v in vars(trainer).items() if k not in ("progress", "checkpoint_dir")}),
+        "augment": augment,
         "losses": [float(v) for v in history.losses],
         "torch_version": str(torch.__version__),
     }

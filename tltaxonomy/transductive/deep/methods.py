@@ -54,6 +54,7 @@ from ...base import BaseDomainAdaptationClassifier, DomainSplit
 from ...inductive.multitask.weighting import COMBINERS, make_combiner
 from ...registry import register
 from ...training import Trainer, resolve_device, seeded
+from ...training.augment import cutout, random_shift
 from .losses import (
     ConditionalDomainAdversarialLoss,
     CoralLoss,
@@ -161,39 +162,8 @@ def adapt_batch_norm(model: nn.Module, X: torch.Tensor, batch_size: int = 256) -
 
 
 # ----------------------------------------------------------------------------------------------------
-# augmentations (FixMatch-style self-training on images)
+# augmentations (FixMatch-style self-training on images): tltaxonomy.training.augment
 # ----------------------------------------------------------------------------------------------------
-def random_shift(x: torch.Tensor, max_shift: int) -> torch.Tensor:
-    """Translate each image of ``x`` ``(B, C, H, W)`` by a random integer offset in
-    ``[-max_shift, max_shift]`` along each axis (zero padding), with torch's global RNG."""
-    if max_shift <= 0:
-        return x
-    b, c, h, w = x.shape
-    padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift))
-    dy = torch.randint(0, 2 * max_shift + 1, (b,), device=x.device)
-    dx = torch.randint(0, 2 * max_shift + 1, (b,), device=x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])  # (B, H)
-    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])  # (B, W)
-    idx_b = torch.arange(b, device=x.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[idx_b, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
-    return out.permute(0, 3, 1, 2)
-
-
-def cutout(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Zero one random ``size × size`` square (clipped at the borders) of each image of ``x`` ``(B, C, H, W)``."""
-    if size <= 0:
-        return x
-    b, _, h, w = x.shape
-    cy = torch.randint(0, h, (b,), device=x.device)
-    cx = torch.randint(0, w, (b,), device=x.device)
-    ys = torch.arange(h, device=x.device)[None, :]
-    xs = torch.arange(w, device=x.device)[None, :]
-    in_y = (ys >= (cy[:, None] - size // 2)) & (ys < (cy[:, None] - size // 2 + size))
-    in_x = (xs >= (cx[:, None] - size // 2)) & (xs < (cx[:, None] - size // 2 + size))
-    mask = (in_y[:, :, None] & in_x[:, None, :])[:, None]
-    return x.masked_fill(mask, 0.0)
-
-
 # ----------------------------------------------------------------------------------------------------
 # steps: one per method (nn.Modules, so that their parameters are trained and checkpointed)
 # ----------------------------------------------------------------------------------------------------
