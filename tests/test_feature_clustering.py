@@ -232,6 +232,11 @@ def test_protocol_scores_the_initial_solution_of_a_refining_clusterer():
     assert {"target/init_acc", "target/init_ari"} <= set(metrics)
     plain, _ = run_protocol(FeatureClustering(n_clusters=2, input_shape=None, random_state=0), task, {}, {})
     assert not any("init" in k for k in plain)
+    from tltaxonomy.unsupervised import UnsupervisedSearch
+
+    search = UnsupervisedSearch(FeatureClustering(n_clusters=2, input_shape=None, random_state=0), {"clusterer": ["kmeans", "gmm"]})
+    _, info = run_protocol(search, task, {}, {})
+    assert info["selected"]["clusterer"] in ("kmeans", "gmm")  # the record says what the search chose
 
 
 def test_sparse_counts_are_clustered_without_densifying():

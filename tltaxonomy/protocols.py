@@ -230,6 +230,8 @@ def _unsupervised(strategy, task, config, timings):
     info = {"n_target": int(task.X_target.shape[0]), "n_clusters": int(len(np.unique(labels)))}
     if kwargs:
         info["n_auxiliary"] = int(task.X_source.shape[0])
+    if getattr(strategy, "best_params_", None) is not None:  # a label-free search: what it chose
+        info["selected"] = {k: str(v) for k, v in strategy.best_params_.items()}
     return metrics, info
 
 

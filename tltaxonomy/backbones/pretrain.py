@@ -257,11 +257,12 @@ def extract_features(
     """
     device = resolve_device(device)
     backbone.to(device).eval()
-    X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    X = np.asarray(X, dtype=np.float32)
     out = []
     with torch.no_grad():
         for start in range(0, X.shape[0], batch_size):
-            xb = X[start : start + batch_size].reshape(-1, *input_shape).to(device)
+            # one batch copied at a time: X may be a cached read-only array, which torch must not share
+            xb = torch.tensor(X[start : start + batch_size]).reshape(-1, *input_shape).to(device)
             out.append(backbone(xb).flatten(1).cpu())
     if not out:
         return np.zeros((0, feature_dim(backbone, input_shape)), dtype=np.float32)
