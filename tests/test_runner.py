@@ -45,6 +45,35 @@ def test_same_config_and_seed_give_the_same_numbers(shared_data_dir, tmp_path):
     assert a == b
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # transductive, torch: DANN on the two moons (a few epochs)
+        ["strategy=dann", "dataset=moons", "task=rotated_30", "strategy.max_epochs=3", "strategy.discriminator_hidden=16"],
+        # unsupervised, torch: DEC from an autoencoder of the target rows (tiny)
+        ["strategy=dec_autoencoder", "dataset=gaussian_shift", "task=covariate", "strategy.max_iter=20",
+         "strategy.autoencoder_kwargs={hidden_dims:[8],n_components:2,max_epochs:3}"],
+        # unsupervised, numpy: k-means on the raw rows
+        ["strategy=feature_clustering", "dataset=gaussian_shift", "task=covariate", "strategy.input_shape=null"],
+    ],
+    ids=["dann", "dec", "feature_clustering"],
+)
+def test_torch_runs_are_pinned_recorded_and_repeatable(tmp_path, overrides):
+    import torch
+
+    from tltaxonomy.store import ResultStore
+
+    before = torch.get_num_threads()
+    cfg = compose_config([*overrides, "pretrain=none"])
+    a = run_experiment(cfg, store=ResultStore(tmp_path / "a")).record
+    b = run_experiment(cfg, store=ResultStore(tmp_path / "b")).record
+    assert a["metrics"] == b["metrics"]  # same config and seed, same numbers on the CPU
+    assert a["torch_settings"]["num_threads"] == 1 and "deterministic_algorithms" in a["torch_settings"]
+    assert torch.get_num_threads() == before  # the pin is undone after the run
+    with pytest.raises(ConfigError, match="runtime.torch_threads=0 must be a positive integer"):
+        run_experiment(compose_config([*overrides, "runtime.torch_threads=0"]), store=ResultStore(tmp_path / "c"))
+
+
 def test_targets_outside_the_allow_list_are_refused(tmp_store):
     with pytest.raises(ConfigError, match="os.system.*not allowed"):
         check_targets({"strategy": {"_target_": "tltaxonomy.transductive.CORAL", "estimator": {"_target_": "os.system"}}})

@@ -9,6 +9,7 @@ protocol). Running the same config again returns the stored record without recom
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import platform
@@ -193,6 +194,34 @@ def _resolve(cfg) -> tuple[dict, dict, str]:
     return config, runtime, config_hash(config)
 
 
+@contextlib.contextmanager
+def torch_threads(n_threads: int | None):
+    """Run the block with ``n_threads`` torch intra-op threads (then restore the previous number).
+
+    A torch computation on the CPU is bit-identical from run to run only with the same number of
+    threads (the reductions are blocked by thread), so the runner pins it: ``runtime.torch_threads: 1``
+    by default, which is also what each ``tltax bench -j N`` worker runs with, so ``tltax run`` and
+    ``tltax bench`` give the same numbers. ``None`` leaves torch's own setting. Yields the settings the
+    record stores: the thread count and torch's determinism flags.
+    """
+    import torch
+
+    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
+        raise ConfigError(f"runtime.torch_threads={n_threads!r} must be a positive integer or null (torch's default).")
+    before = torch.get_num_threads()
+    if n_threads is not None:
+        torch.set_num_threads(n_threads)
+    try:
+        yield {
+            "num_threads": torch.get_num_threads(),
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        }
+    finally:
+        torch.set_num_threads(before)
+
+
 def record_key(cfg) -> str:
     """The store key (config hash) of the record :func:`run_experiment` writes for ``cfg``."""
     return _resolve(copy.deepcopy(cfg) if isinstance(cfg, dict) else cfg)[2]
@@ -234,10 +263,11 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
     timings["load_s"] = time.perf_counter() - t
 
     strategy = instantiate(config["strategy"], _convert_="all")
-    extra = _runtime_params(strategy, task, config, runtime, store, timings)
-    if extra:
-        strategy.set_params(**extra)
-    metrics, info = run_protocol(strategy, task, config, timings)
+    with torch_threads(runtime.get("torch_threads", 1)) as torch_settings:
+        extra = _runtime_params(strategy, task, config, runtime, store, timings)
+        if extra:
+            strategy.set_params(**extra)
+        metrics, info = run_protocol(strategy, task, config, timings)
     timings["total_s"] = time.perf_counter() - t_start
 
     record = {
@@ -254,6 +284,7 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
         "runtime_params": {k: str(v) for k, v in extra.items()},
         "timings": timings,
         "versions": _versions(),
+        "torch_settings": torch_settings,
         "git_commit": _git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
