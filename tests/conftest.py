@@ -25,6 +25,26 @@ def shared_data_dir() -> Path:
 
 
 @pytest.fixture
+def shared_data(monkeypatch):
+    """The real data directory, set as TLTAX_DATA_DIR (no download mirror); skipped when absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"benchmark data directory {SHARED_DATA} not found (see shared/data/MANIFEST.md)")
+    monkeypatch.setenv("TLTAX_DATA_DIR", str(SHARED_DATA))
+    monkeypatch.delenv("TLTAX_DATA_URL", raising=False)
+    return SHARED_DATA
+
+
+@pytest.fixture
+def empty_data(tmp_path, monkeypatch):
+    """An empty data directory, set as TLTAX_DATA_DIR (no download mirror)."""
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("TLTAX_DATA_DIR", str(d))
+    monkeypatch.delenv("TLTAX_DATA_URL", raising=False)
+    return d
+
+
+@pytest.fixture
 def tmp_store(tmp_path):
     from tltaxonomy.store import ResultStore
 

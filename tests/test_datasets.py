@@ -43,24 +43,6 @@ needs_data = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def shared_data(monkeypatch):
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"benchmark data directory {SHARED_DATA} not found (see shared/data/MANIFEST.md)")
-    monkeypatch.setenv("TLTAX_DATA_DIR", str(SHARED_DATA))
-    monkeypatch.delenv("TLTAX_DATA_URL", raising=False)
-    return SHARED_DATA
-
-
-@pytest.fixture
-def empty_data(tmp_path, monkeypatch):
-    d = tmp_path / "data"
-    d.mkdir()
-    monkeypatch.setenv("TLTAX_DATA_DIR", str(d))
-    monkeypatch.delenv("TLTAX_DATA_URL", raising=False)
-    return d
-
-
 # --------------------------------------------------------------------------------------------------
 # data directory
 # --------------------------------------------------------------------------------------------------

@@ -26,23 +26,6 @@ TRAIN_EMPTY = [12, 70, 8, 84, 61, 8, 57]
 TEST_EMPTY = [8, 44, 8, 56, 56, 14, 29]
 
 
-@pytest.fixture
-def shared_data(monkeypatch):
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"benchmark data directory {SHARED_DATA} not found (see shared/data/MANIFEST.md)")
-    monkeypatch.setenv("TLTAX_DATA_DIR", str(SHARED_DATA))
-    return SHARED_DATA
-
-
-@pytest.fixture
-def empty_data(tmp_path, monkeypatch):
-    d = tmp_path / "data"
-    d.mkdir()
-    monkeypatch.setenv("TLTAX_DATA_DIR", str(d))
-    monkeypatch.delenv("TLTAX_DATA_URL", raising=False)
-    return d
-
-
 def _copy(path: str, root: Path) -> Path:
     if not (SHARED_DATA / path).is_file():
         pytest.skip(f"{SHARED_DATA / path} not found")
