@@ -42,6 +42,9 @@ def test_rerun_is_resumed_from_the_store(coral_smoke):
     again = run_table("coral2016_surf_full", rows=("NA", "CORAL"), columns=("D→W", "W→D"), store=store, progress=False)
     assert again.n_reused == 4 and again.n_computed == 0
     assert again.cells == first.cells
+    # the time the table took is reported from the records, the same whether computed now or reused
+    assert first.compute_s > 0 and again.compute_s == pytest.approx(first.compute_s)
+    assert "of compute, one process" in render(again, "md")
 
 
 def test_json_format_is_the_documented_schema(coral_smoke):

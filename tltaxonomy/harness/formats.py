@@ -93,6 +93,10 @@ def _curve_markdown(result: TableResult) -> list[str]:
     return lines
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def _markdown(result: TableResult) -> str:
     """Tasks as rows; for each method, ours (± s.e.), the paper's, and the difference."""
     spec = result.spec
@@ -132,7 +136,10 @@ def _markdown(result: TableResult) -> str:
         ]
     if spec.notes:
         lines += [f"Notes: {spec.notes}", ""]
-    lines.append(f"({result.n_computed} runs computed, {result.n_reused} reused from the store)")
+    lines.append(
+        f"({result.n_computed} runs computed, {result.n_reused} reused from the store; "
+        f"the table's runs took {_duration(result.compute_s)} of compute, one process)"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -183,6 +190,7 @@ def _json(result: TableResult) -> str:
         "citation": spec.citation,
         "notes": spec.notes,
         "cells": [c.as_dict() for c in result.cells],
+        "runs": {"computed": result.n_computed, "reused": result.n_reused, "compute_s": result.compute_s},
     }
     if spec.delta_p:
         payload["delta_p"] = {**spec.delta_p, "rows": {row: result.delta_p(row) for row in dict.fromkeys(c.row for c in result.cells)}}

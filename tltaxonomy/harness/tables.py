@@ -137,6 +137,9 @@ class TableResult:
     n_computed: int
     n_reused: int
     seeds: tuple[int, ...] = ()
+    #: seconds the table's distinct runs took when they were computed (their records' ``total_s``,
+    #: summed; one process), whether computed now or reused from the store
+    compute_s: float = 0.0
 
     def cell(self, row: str, column: str) -> Cell:
         for c in self.cells:
@@ -441,10 +444,12 @@ def run_tables(
     values: dict[tuple[str, str, str], list[float]] = {}
     fit_times: dict[tuple[str, str, str], list[float]] = {}
     counts: dict[str, list[int]] = {plan[0].id: [0, 0] for plan in plans}
+    run_seconds: dict[str, dict[str, float]] = {plan[0].id: {} for plan in plans}
     for done, (((spec, _, _, _, _), (row_name, column, seed, _)), (metrics, reused, total_s, fit_s)) in enumerate(
         zip(jobs, results), start=1
     ):
         counts[spec.id][0 if reused else 1] += 1
+        run_seconds[spec.id][record_key(jobs[done - 1][1][3])] = total_s
         metric = next(r for r in spec.rows if r.name == row_name).metric(spec.column_target(column)[1])
         if metric not in metrics:
             raise ConfigError(f"Row {row_name!r} produced no metric {metric!r} (got {sorted(metrics)}).")
@@ -473,7 +478,8 @@ def run_tables(
                 cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value,
                                   tuple(vals), float(np.mean(times)) if times else None))
         n_reused, n_computed = counts[spec.id]
-        out.append(TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused, seeds=table_seeds))
+        out.append(TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused, seeds=table_seeds,
+                               compute_s=float(sum(run_seconds[spec.id].values()))))
     return out
 
 
