@@ -424,7 +424,7 @@ def run_table(
 
 
 def run_tables(
-    table_ids: tuple[str, ...] | list[str],
+    table_ids: tuple[str | TableSpec, ...] | list[str | TableSpec],
     *,
     seeds: tuple[int, ...] | None = None,
     store: ResultStore | None = None,
@@ -436,7 +436,8 @@ def run_tables(
     n_jobs: int = 1,
 ) -> list[TableResult]:
     """:func:`run_table` for several tables (a suite), with the cells of all of them in one pool of
-    ``n_jobs`` workers (no idle worker at the end of each table). Parameters as :func:`run_table`."""
+    ``n_jobs`` workers (no idle worker at the end of each table). Parameters as :func:`run_table`; a
+    table is a spec id in ``benchmarks/`` or a :class:`TableSpec` built in code (``tltax compare``)."""
     store = ResultStore() if store is None else store
     plans = [_plan(table_id, seeds, rows, columns, extra_overrides) for table_id in table_ids]
     jobs = [(plan, job) for plan in plans for job in plan[3]]
@@ -488,7 +489,7 @@ _ABSENT = object()
 
 def _plan(table_id, seeds, rows, columns, extra_overrides):
     """The spec, rows, columns, cell jobs ``(row, column, seed, config)`` and seeds of one table."""
-    spec = load_table(table_id)
+    spec = table_id if isinstance(table_id, TableSpec) else load_table(table_id)
     seeds = tuple(seeds) if seeds else spec.seeds
     row_specs = [r for r in spec.rows if rows is None or r.name in rows]
     col_items = [(c, t) for c, t in spec.columns.items() if columns is None or c in columns]
