@@ -153,7 +153,12 @@ def _strategy_class(config: dict) -> type:
 _PRETRAINING_SETTINGS = ("inductive", "unsupervised")
 
 #: which ``protocol.*`` keys each setting's protocol reads (the others do not enter its hash)
-_PROTOCOL_KEYS = {"inductive": ("labels_per_class",), "transductive": ("source_per_class",), "unsupervised": ()}
+_PROTOCOL_KEYS = {
+    "inductive": ("labels_per_class",),
+    # source_val_fraction is set by selection=scores only, so the other runs' hashes do not change
+    "transductive": ("source_per_class", "source_val_fraction"),
+    "unsupervised": (),
+}
 
 
 def _effective_config(config: dict) -> dict:
@@ -170,6 +175,12 @@ def _effective_config(config: dict) -> dict:
         config["protocol"] = protocol
     if "pretrained" not in params or setting not in _PRETRAINING_SETTINGS:
         config.pop("pretrain", None)  # domain adaptation trains its network on the task itself
+    hparams_seed = config.pop("hparams_seed", None)
+    if hparams_seed is not None:  # null (the config as written) stays out of the hash: old records keep theirs
+        from .hparams import check_hparams_seed, hparams
+
+        config["hparams_seed"] = check_hparams_seed(hparams_seed)
+        config["hparams"] = hparams(getattr(cls, "_strategy_name", None) or cls.__name__, config["hparams_seed"])
     return config
 
 
@@ -262,7 +273,13 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
     )
     timings["load_s"] = time.perf_counter() - t
 
-    strategy = instantiate(config["strategy"], _convert_="all")
+    strategy_cfg = config["strategy"]
+    if config.get("hparams"):  # the drawn hyper-parameters of hparams_seed override the config's
+        from .hparams import apply_hparams
+
+        strategy_cfg = apply_hparams(strategy_cfg, config["hparams"])
+        check_targets(strategy_cfg, "strategy")
+    strategy = instantiate(strategy_cfg, _convert_="all")
     with torch_threads(runtime.get("torch_threads", 1)) as torch_settings:
         extra = _runtime_params(strategy, task, config, runtime, store, timings)
         if extra:
@@ -288,6 +305,8 @@ def run_experiment(cfg, *, store: ResultStore | None = None, force: bool | None 
         "git_commit": _git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if config.get("hparams_seed") is not None:
+        record["hparams_seed"], record["hparams"] = config["hparams_seed"], config["hparams"]
     path = store.put(key, record)
     return RunResult(record=store.get(key) or record, reused=False, path=path)
 
