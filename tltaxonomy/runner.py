@@ -14,6 +14,7 @@ import copy
 import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -36,6 +37,8 @@ __all__ = [
     "record_key",
     "run_experiment",
     "main",
+    "SweepProgress",
+    "sweep_outcomes",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -388,6 +391,140 @@ def _format_metrics(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+# -- sweeps: progress and summary ---------------------------------------------------------------
+# Each job of a multirun leaves its outcome (done / skipped / failed) in its own output folder; the
+# process that runs the sweep (whatever the launcher: in-process, joblib, submitit, Ray) reads them back
+# for a progress bar and, at the end, a one-line summary on stderr. Files, not messages, because a
+# launcher's workers are other processes, or other machines sharing the sweep folder.
+
+#: the outcome file of one job, in its Hydra output folder (``hydra.sweep.dir/<job num>/``)
+JOB_STATUS_FILE = "tltax_status.json"
+_SWEEP: dict[str, Any] = {}  # the running sweep's state, in the process that launched it
+
+
+def _job_status(status: str, seconds: float, key: str | None = None) -> None:
+    """Record the outcome of a multirun job in its output folder (nothing outside a multirun)."""
+    import json
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from .store import atomic_write_text
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return
+    hydra_cfg = HydraConfig.get()
+    status_doc = {"status": status, "seconds": round(seconds, 3), "config_hash": key, "job": hydra_cfg.job.num}
+    with contextlib.suppress(OSError):  # a progress file must never fail the run
+        atomic_write_text(Path(hydra_cfg.runtime.output_dir) / JOB_STATUS_FILE, json.dumps(status_doc) + "\n")
+
+
+def _sweep_size(config) -> int | None:
+    """How many jobs the basic sweeper makes of ``config`` (None for another sweeper, or if unknown)."""
+    try:
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        if "BasicSweeper" not in str(config.hydra.sweeper.get("_target_", "")):
+            return None
+        params = config.hydra.sweeper.get("params") or {}
+        overrides = [f"{k}={v}" for k, v in params.items()] + list(config.hydra.overrides.task)
+        batches = BasicSweeper.split_arguments(OverridesParser.create().parse_overrides(overrides), None)
+        return sum(len(batch) for batch in batches)
+    except Exception:  # an exotic sweep: a bar without a total
+        return None
+
+
+def sweep_outcomes(sweep_dir: str | os.PathLike) -> dict[str, int]:
+    """Count the job outcomes (``done`` / ``skipped`` / ``failed``) left under a sweep folder."""
+    import json
+
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    root = Path(sweep_dir)
+    if not root.is_dir():
+        return counts
+    for path in root.glob(f"**/{JOB_STATUS_FILE}"):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            status = json.loads(path.read_text(encoding="utf-8"))["status"]
+            if status in counts:
+                counts[status] += 1
+    return counts
+
+
+def _watch_sweep(state: dict) -> None:
+    """Thread body: update the progress bar from the outcome files until the sweep ends."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=state["total"], desc="sweep", unit="run", file=sys.stderr, disable=not state["bar"], leave=False)
+    try:
+        while True:
+            counts = sweep_outcomes(state["dir"])
+            bar.n = sum(counts.values())
+            bar.set_postfix(counts, refresh=False)
+            bar.refresh()
+            if state["stop"].wait(0.5):
+                break
+    finally:
+        bar.close()
+
+
+def _finish_sweep() -> None:
+    """Stop the progress bar and print the summary of the sweep started in this process (once)."""
+    state = _SWEEP.pop("state", None)
+    if state is None:
+        return
+    state["stop"].set()
+    state["thread"].join(timeout=5)
+    counts = sweep_outcomes(state["dir"])
+    seen = sum(counts.values())
+    total = state["total"]
+    missing = f", {total - seen} without an outcome" if total is not None and seen < total else ""
+    print(
+        f"tltax sweep: {seen if total is None else total} runs in {time.perf_counter() - state['t0']:.1f} s: "
+        f"{counts['done']} done, {counts['skipped']} skipped (already in the store), "
+        f"{counts['failed']} failed{missing}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+try:
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover - hydra-core < 1.1
+    _HydraCallback = object
+
+
+class SweepProgress(_HydraCallback):
+    """Hydra callback (``hydra.callbacks.tltax_sweep`` in ``conf/config.yaml``): a progress bar over the
+    jobs of a multirun (on stderr, when it is a terminal or ``runtime.progress=true``) and a summary
+    line at the end: runs done, skipped as already in the store, failed, and the total time.
+
+    It keeps no state on the instance: Hydra pickles its callbacks to the launcher's workers."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        import threading
+
+        _finish_sweep()
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        for stale in sweep_dir.glob(f"**/{JOB_STATUS_FILE}") if sweep_dir.is_dir() else ():
+            with contextlib.suppress(OSError):  # a rerun into the same folder redoes every job
+                stale.unlink()
+        progress = bool((config.get("runtime") or {}).get("progress", False))
+        state = {
+            "dir": sweep_dir,
+            "total": _sweep_size(config),
+            "t0": time.perf_counter(),
+            "bar": progress or sys.stderr.isatty(),
+            "stop": threading.Event(),
+        }
+        state["thread"] = threading.Thread(target=_watch_sweep, args=(state,), name="tltax-sweep", daemon=True)
+        state["thread"].start()
+        _SWEEP["state"] = state
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        _finish_sweep()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Hydra entry point of ``tltax run`` (``argv`` are Hydra overrides and flags such as ``-m``)."""
     import sys
@@ -396,7 +533,14 @@ def main(argv: list[str] | None = None) -> None:
 
     @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
     def _app(cfg) -> None:
-        print(_format_metrics(run_experiment(cfg)), flush=True)
+        t = time.perf_counter()
+        try:
+            result = run_experiment(cfg)
+        except BaseException:
+            _job_status("failed", time.perf_counter() - t)  # for the sweep's progress and summary
+            raise
+        _job_status("skipped" if result.reused else "done", time.perf_counter() - t, result.path.stem)
+        print(_format_metrics(result), flush=True)
 
     old = sys.argv
     sys.argv = ["tltax run", *(old[1:] if argv is None else argv)]
@@ -404,3 +548,4 @@ def main(argv: list[str] | None = None) -> None:
         _app()
     finally:
         sys.argv = old
+        _finish_sweep()  # a sweep stopped by a failed job still gets its summary
