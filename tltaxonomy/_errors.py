@@ -18,6 +18,7 @@ __all__ = [
     "DataChecksumError",
     "ConfigError",
     "CheckpointError",
+    "InsufficientMemoryError",
     "unknown_name_error",
 ]
 
@@ -47,6 +48,11 @@ class DataChecksumError(DataFileError):
 
 class CheckpointError(TLTaxonomyError, OSError):
     """A checkpoint file is missing, corrupt, unsafe or does not match the model it is loaded into."""
+
+
+class InsufficientMemoryError(TLTaxonomyError, MemoryError):
+    """A strategy was asked for a dense matrix (an n x n kernel, an n_s x n_t cost) larger than the memory
+    available; raised *before* the allocation, with the approximate variant or option to use instead."""
 
 
 class ConfigError(TLTaxonomyError, ValueError):

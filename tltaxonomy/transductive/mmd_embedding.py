@@ -55,6 +55,34 @@ Normalisation (``l2_normalize=True``, the authors' code): every row is scaled to
 before the embedding (``X*diag(1./sqrt(sum(X.^2)))`` on the features x samples matrix), and every
 embedded row again before the classifier ("normalization for better classification performance").
 
+Approximate variant (``approximation="nystroem"``, the default above
+:data:`~tltaxonomy._linalg.EXACT_KERNEL_MAX_ROWS` rows with ``"auto"``). The kernel formulations need
+the :math:`n \times n` matrix :math:`K` and an :math:`n \times n` eigenproblem: :math:`O(n^2)` memory,
+:math:`O(n^3)` time. With Nyström features :math:`\Phi \in \mathbb R^{n \times m}`,
+:math:`K \approx \Phi\Phi^\top` (:func:`~tltaxonomy._linalg.nystroem_map`, :math:`m` =
+``n_landmarks``), let :math:`G = \Phi^\top\Phi` (:math:`m \times m`) and split :math:`W = \Phi A +
+W_\perp` with :math:`\Phi^\top W_\perp = 0`. Then :math:`F W = K W = \Phi G A` does not depend on
+:math:`W_\perp`, while :math:`\operatorname{tr}(W^\top W) = \operatorname{tr}(A^\top G A) +
+\lVert W_\perp\rVert_F^2`, so the optimum has :math:`W_\perp = 0`. With :math:`B = G^{1/2} A` and
+:math:`\Psi = \Phi G^{1/2}` (:math:`n \times m`) the problem becomes
+
+.. math::
+
+    \min_B \operatorname{tr}(B^\top \Psi^\top M \Psi B) + \lambda \operatorname{tr}(B^\top B)
+    \quad\text{s.t.}\quad B^\top \Psi^\top H \Psi B = I ,
+
+the primal problem on the features :math:`\Psi`: an :math:`m \times m` generalized eigenproblem on
+:math:`\Psi^\top M \Psi` and :math:`\Psi^\top H \Psi = G^2 - n\bar\psi\bar\psi^\top`. :math:`M` and
+:math:`H` enter only through the rank-few products :math:`\Psi^\top E` and the column means of
+:math:`\Psi` (never an :math:`n \times n` matrix), the embedding is :math:`K W \approx \Psi B`, and
+:math:`\lVert W_i \rVert = \lVert B_i \rVert` so the unit-norm scaling is the same. Cost
+:math:`O(n m d + n m^2 + m^3)` per solve and :math:`O(n m)` memory: linear in :math:`n`. The default
+1-NN classifier is not: its nearest-neighbour search is :math:`O(n_s n_t k)`; pass a linear
+``estimator`` for very large ``n``. ``kernel="primal"`` is exact and already linear in :math:`n`
+(a :math:`d \times d` problem): ``approximation`` does not apply to it. The exact kernel variant
+refuses (:class:`~tltaxonomy._errors.InsufficientMemoryError`) before allocating an :math:`n \times n`
+matrix that does not fit in the available memory.
+
 Prediction on rows not seen in ``fit``. The embedding is transductive: it is learned from the target
 rows given to ``fit``. New rows (from the same target domain) are embedded by the same map, which is
 defined for any row: the linear projection :math:`x W` for ``kernel="primal"``, and
@@ -77,6 +105,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from .._linalg import check_dense_memory, nystroem_map, resolve_approximation
 from ..base import BaseDomainAdaptationClassifier, DomainSplit
 from ..classifiers import clone_or_default, estimator_selection
 from ..registry import register
@@ -215,7 +244,13 @@ _COMMON_PARAMS = """
     estimator : sklearn classifier or None, default=None
         Trained on the embedded source rows, applied to embedded target rows. ``None`` =
         1-nearest-neighbour (:class:`~sklearn.neighbors.KNeighborsClassifier` with ``n_neighbors=1``),
-        the classifier of the TCA/JDA/BDA papers' protocols."""
+        the classifier of the TCA/JDA/BDA papers' protocols.
+    approximation : {"auto", "exact", "nystroem"}, default="auto"
+        For ``kernel="linear"`` / ``"rbf"`` only (primal is exact and linear in n): ``"exact"`` solves
+        the n x n problem, ``"nystroem"`` the m x m problem on Nyström features (module docstring;
+        linear in n), ``"auto"`` is exact up to 10 000 rows (source + target) and Nyström above.
+    n_landmarks : int, default=500
+        :math:`m`, the number of Nyström landmarks (pooled rows drawn with ``random_state``)."""
 
 _COMMON_ATTRS = """
     Attributes
@@ -228,7 +263,13 @@ _COMMON_ATTRS = """
     n_components_ : int
     estimator_ : the fitted classifier (on the embedded source rows)
     X_fit_ : ndarray or sparse matrix
-        The (normalised) training rows, kept for the kernel formulations only (``None`` for primal)."""
+        The (normalised) training rows, kept for the exact kernel formulations only (``None`` for
+        primal and Nyström).
+    approximation_ : str
+        ``"exact"`` or ``"nystroem"``, what ``approximation`` resolved to.
+    nystroem_ : NystroemMap or None
+        The feature map :math:`\\psi(x) = k(x, L)\\,T\\,G^{1/2}` of the Nyström variant (then
+        ``components_`` has ``p`` = its dimension, at most ``n_landmarks``)."""
 
 
 class _MMDEmbedding(BaseDomainAdaptationClassifier):
@@ -242,6 +283,8 @@ class _MMDEmbedding(BaseDomainAdaptationClassifier):
         "l2_normalize": ["boolean"],
         "estimator": [HasMethods(["fit", "predict"]), None],
         "random_state": ["random_state"],
+        "approximation": [StrOptions({"auto", "exact", "nystroem"})],
+        "n_landmarks": [Interval(Integral, 1, None, closed="left")],
     }
 
     # -- subclass hooks ---------------------------------------------------------------------------
@@ -256,9 +299,12 @@ class _MMDEmbedding(BaseDomainAdaptationClassifier):
         return _row_l2(X) if self.l2_normalize else (sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64))
 
     def _features(self, Xn):
-        """F: the rows themselves (primal) or their kernel against the training rows."""
+        r"""F: the rows themselves (primal), their kernel against the training rows (exact) or their
+        Nyström features :math:`\Psi` (approximate)."""
         if self.kernel == "primal":
             return Xn
+        if getattr(self, "nystroem_", None) is not None:
+            return self.nystroem_.transform(Xn)
         if self.kernel == "linear":
             return linear_kernel(Xn, self.X_fit_)
         return rbf_kernel(Xn, self.X_fit_, gamma=self.gamma)
@@ -273,7 +319,20 @@ class _MMDEmbedding(BaseDomainAdaptationClassifier):
         ns, nt = Xs.shape[0], Xt.shape[0]
         X = sp.vstack([sp.csr_matrix(Xs), sp.csr_matrix(Xt)], format="csr") if sp.issparse(Xs) else np.vstack([Xs, Xt])
         Xn = self._prepare(X)
-        self.X_fit_ = None if self.kernel == "primal" else Xn
+        n = ns + nt
+        self.approximation_ = "exact" if self.kernel == "primal" else resolve_approximation(self.approximation, n)
+        self.nystroem_ = None
+        if self.approximation_ == "nystroem":
+            self.X_fit_ = None
+            self.nystroem_ = self._fit_nystroem(Xn)
+        else:
+            if self.kernel != "primal":
+                # F (n x n), F^T F, its centred copy and eigh's eigenvectors + workspace
+                check_dense_memory(
+                    type(self).__name__, f"{self.kernel} kernel matrix", (n, n), copies=5,
+                    fix='Use approximation="nystroem" (n_landmarks=500: memory and time linear in n), or kernel="primal".',
+                )
+            self.X_fit_ = None if self.kernel == "primal" else Xn
         F = self._features(Xn)
         whitened = _Whitened(F)
         if whitened.degenerate:
@@ -299,6 +358,16 @@ class _MMDEmbedding(BaseDomainAdaptationClassifier):
                 y_pseudo = np.asarray(self.estimator_.predict(Z[ns:]), dtype=int)
         self.n_components_ = k
         self.n_iter_ = n_iter
+
+    def _fit_nystroem(self, Xn):
+        r"""The map :math:`\psi(x) = \phi(x)\, G^{1/2}` of the module docstring, as one NystroemMap."""
+        phi_map = nystroem_map(
+            Xn, kernel=self.kernel, gamma=self.gamma, n_landmarks=self.n_landmarks, random_state=self.random_state
+        )
+        Phi = phi_map.transform(Xn)
+        g, V = np.linalg.eigh(Phi.T @ Phi)
+        G_half = (V * np.sqrt(np.clip(g, 0.0, None))) @ V.T
+        return type(phi_map)(landmarks=phi_map.landmarks, T=phi_map.T @ G_half, kernel=phi_map.kernel, gamma=phi_map.gamma)
 
     # -- prediction -------------------------------------------------------------------------------
     def _embed(self, X):
@@ -348,7 +417,8 @@ class TCA(_MMDEmbedding):
     the embedding is PCA of the source rows.
 """ + _COMMON_PARAMS + r"""
     random_state : None, int or RandomState, default=None
-        Unused: the solver is an exact, deterministic eigendecomposition. Kept for a uniform interface.
+        Draws the Nyström landmarks (``approximation_ == "nystroem"``); otherwise unused, the solver
+        being an exact, deterministic eigendecomposition.
 """ + _COMMON_ATTRS + r"""
 
     References
@@ -372,7 +442,17 @@ class TCA(_MMDEmbedding):
     _parameter_constraints = dict(_MMDEmbedding._common_constraints)
 
     def __init__(
-        self, *, n_components=100, kernel="primal", reg=1.0, gamma=1.0, l2_normalize=True, estimator=None, random_state=None
+        self,
+        *,
+        n_components=100,
+        kernel="primal",
+        reg=1.0,
+        gamma=1.0,
+        l2_normalize=True,
+        estimator=None,
+        random_state=None,
+        approximation="auto",
+        n_landmarks=500,
     ):
         self.n_components = n_components
         self.kernel = kernel
@@ -381,6 +461,8 @@ class TCA(_MMDEmbedding):
         self.l2_normalize = l2_normalize
         self.estimator = estimator
         self.random_state = random_state
+        self.approximation = approximation
+        self.n_landmarks = n_landmarks
 
     def _mu(self) -> float:
         return 0.0
@@ -410,8 +492,8 @@ class JDA(_MMDEmbedding):
     n_iter : int >= 1, default=10
         :math:`T`, the number of solves (the paper uses 10).
     random_state : None, int or RandomState, default=None
-        Unused: the solver is exact and deterministic (and so is the default 1-NN). Kept for a uniform
-        interface.
+        Draws the Nyström landmarks (``approximation_ == "nystroem"``); otherwise unused, the solver
+        being exact and deterministic (and so is the default 1-NN).
 """ + _COMMON_ATTRS + r"""
     pseudo_labels_ : ndarray of int of shape (n_target,)
         Encoded target pseudo-labels of the last iteration (the transductive predictions).
@@ -445,6 +527,8 @@ class JDA(_MMDEmbedding):
         l2_normalize=True,
         estimator=None,
         random_state=None,
+        approximation="auto",
+        n_landmarks=500,
     ):
         self.n_components = n_components
         self.kernel = kernel
@@ -454,6 +538,8 @@ class JDA(_MMDEmbedding):
         self.l2_normalize = l2_normalize
         self.estimator = estimator
         self.random_state = random_state
+        self.approximation = approximation
+        self.n_landmarks = n_landmarks
 
     def _mu(self) -> float:
         return 0.5
@@ -493,7 +579,7 @@ class BDA(JDA):
     n_iter : int >= 1, default=10
         Number of solves.
     random_state : None, int or RandomState, default=None
-        Unused: the solver is exact and deterministic. Kept for a uniform interface.
+        Draws the Nyström landmarks (``approximation_ == "nystroem"``); otherwise unused.
 """ + _COMMON_ATTRS + r"""
     pseudo_labels_ : ndarray of int of shape (n_target,)
     n_iter_ : int
@@ -527,6 +613,8 @@ class BDA(JDA):
         l2_normalize=True,
         estimator=None,
         random_state=None,
+        approximation="auto",
+        n_landmarks=500,
     ):
         self.n_components = n_components
         self.kernel = kernel
@@ -537,6 +625,8 @@ class BDA(JDA):
         self.l2_normalize = l2_normalize
         self.estimator = estimator
         self.random_state = random_state
+        self.approximation = approximation
+        self.n_landmarks = n_landmarks
 
     def _mu(self) -> float:
         return float(self.mu)

@@ -25,6 +25,7 @@ from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
+from .._linalg import check_dense_memory
 from ..base import BaseDomainAdaptationClassifier, DomainSplit
 from ..classifiers import clone_or_default, estimator_selection
 from ..registry import register
@@ -166,6 +167,21 @@ def _dense(X):
     return X.toarray() if sp.issparse(X) else np.asarray(X)
 
 
+#: The dense n_s x n_t arrays alive at once: the cost, the coupling, the solver's kernel / working copy
+#: and the temporaries of the distance computation.
+_OT_DENSE_COPIES = 4
+
+
+def _check_ot_memory(who: str, n_source: int, n_target: int) -> None:
+    """Refuse before allocating an n_s x n_t cost / coupling that does not fit in memory."""
+    check_dense_memory(
+        who, "cost and coupling matrices", (n_source, n_target), copies=_OT_DENSE_COPIES,
+        fix="Every OT solver here (exact and entropic) is dense in n_s x n_t and there is no minibatch variant: "
+        "fit on a random subsample of the source and target rows (map_source / predict then apply to every row), "
+        'or use a method linear in n (CORAL, SubspaceAlignment, TCA / JDA with approximation="nystroem").',
+    )
+
+
 class _BaseOTMapping(BaseDomainAdaptationClassifier):
     """Shared fit / predict of the mapping strategies: couple, map the source, train the estimator."""
 
@@ -176,6 +192,7 @@ class _BaseOTMapping(BaseDomainAdaptationClassifier):
         self._validate_params()
         Xs = split.X_source
         if split.has_target:
+            _check_ot_memory(type(self).__name__, Xs.shape[0], split.X_target.shape[0])
             self.cost_ = ot_cost(Xs, split.X_target, self.norm)
             self.coupling_ = ot_coupling(
                 self.cost_, method=self._method(), reg_e=getattr(self, "reg_e", None),
@@ -558,6 +575,7 @@ class JDOT(BaseDomainAdaptationClassifier):
             return
         Xt = split.X_target
         nt = Xt.shape[0]
+        _check_ot_memory(type(self).__name__, split.X_source.shape[0], nt)
         C0 = self.alpha * ot_cost(split.X_source, Xt, self.norm)
         C = C0
         for _ in range(self.max_iter):

@@ -24,6 +24,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import has_fit_parameter
 
+from .._linalg import check_dense_memory, nystroem_map, resolve_approximation
 from ..base import BaseDomainAdaptationClassifier, DomainSplit
 from ..classifiers import CVSVC, clone_or_default, estimator_selection
 from ..registry import register
@@ -221,7 +222,72 @@ def _solve_kmm_qp(K, kappa, B, lower, upper):
     return x, ok_ipm
 
 
-def kmm_weights(Xs, Xt, *, gamma="auto", B=1000.0, eps=None, jitter=1e-8, random_state=None, return_info=False):
+def _project_box_sum(v, B, lower, upper):
+    r"""Euclidean projection of ``v`` onto :math:`\{0 \le \beta \le B,\ \text{lower} \le \sum\beta \le
+    \text{upper}\}`: :math:`\beta = \operatorname{clip}(v - \tau, 0, B)` with :math:`\tau = 0` if that sum is in
+    the band, else the :math:`\tau` (bisection, O(n) per step) that puts the sum on the violated side."""
+    beta = np.clip(v, 0.0, B)
+    s = beta.sum()
+    if lower <= s <= upper:
+        return beta
+    target = upper if s > upper else lower
+    lo, hi = float(v.min()) - B, float(v.max())  # sum(clip(v - lo)) = n B >= target, sum(clip(v - hi)) = 0
+    for _ in range(100):
+        tau = 0.5 * (lo + hi)
+        if np.clip(v - tau, 0.0, B).sum() > target:
+            lo = tau
+        else:
+            hi = tau
+        if hi - lo <= 1e-12 * max(1.0, abs(tau)):
+            break
+    return np.clip(v - 0.5 * (lo + hi), 0.0, B)
+
+
+def _kmm_qp_low_rank(Phi, kappa, B, lower, upper, jitter, max_iter=2000, tol=1e-5):
+    r"""The KMM QP with :math:`K = \Phi\Phi^\top + \text{jitter}\, I` (``Phi``: n x m), by accelerated
+    projected gradient (FISTA with gradient restart, O'Donoghue & Candès 2015).
+
+    Each step costs two products with :math:`\Phi` (:math:`O(nm)`) and one projection onto the box and
+    the sum band (:func:`_project_box_sum`, :math:`O(n)`): linear in :math:`n`, and :math:`K` is never
+    formed. Step :math:`1/L`, :math:`L = \lambda_{\max}(\Phi^\top\Phi) + \text{jitter}`. Stops when a
+    step moves :math:`\beta` by less than ``tol`` (relative), or after ``max_iter`` steps. Returns
+    ``(beta, converged, n_iter)``.
+    """
+    n = kappa.shape[0]
+    L = float(np.linalg.eigvalsh(Phi.T @ Phi)[-1]) + jitter
+    grad = lambda b: Phi @ (Phi.T @ b) + jitter * b - kappa  # noqa: E731
+    beta = _project_box_sum(np.ones(n), B, lower, upper)
+    y, t = beta.copy(), 1.0
+    for it in range(1, max_iter + 1):
+        g = grad(y)
+        new = _project_box_sum(y - g / L, B, lower, upper)
+        step = new - beta
+        if g @ (new - y) > 0:  # the momentum points uphill: restart from the last iterate
+            y, t = new.copy(), 1.0
+        else:
+            t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+            y = new + ((t - 1.0) / t_new) * step
+            t = t_new
+        beta = new
+        if np.linalg.norm(step) <= tol * max(1.0, np.linalg.norm(beta)):
+            return beta, True, it
+    return beta, False, max_iter
+
+
+def kmm_weights(
+    Xs,
+    Xt,
+    *,
+    gamma="auto",
+    B=1000.0,
+    eps=None,
+    jitter=1e-8,
+    random_state=None,
+    return_info=False,
+    approximation="auto",
+    n_landmarks=500,
+    max_iter=2000,
+):
     r"""Kernel Mean Matching weights of the source rows (Huang et al., NIPS 2007).
 
     .. math::
@@ -244,6 +310,20 @@ def kmm_weights(Xs, Xt, *, gamma="auto", B=1000.0, eps=None, jitter=1e-8, random
     solver instead, which stop at a tolerance. ``K + jitter * I`` is used so
     that the free block is positive definite (RBF Gram matrices of distinct rows are, up to rounding).
 
+    Approximate variant (``approximation="nystroem"``; ``"auto"`` picks it above 10 000 rows, source +
+    target). The exact QP needs the :math:`n_s \times n_s` matrix :math:`K` (and dense solves on it,
+    :math:`O(n_s^3)`) and :math:`\kappa` the :math:`n_s \times n_t` kernel. With Nyström features
+    :math:`\phi` (:func:`~tltaxonomy._linalg.nystroem_map`, :math:`m` = ``n_landmarks`` landmarks from
+    the pooled rows), :math:`K \approx \Phi_s\Phi_s^\top` is low rank and
+    :math:`\kappa \approx \tfrac{n_s}{n_t}\Phi_s \sum_j \phi(x^t_j)`; the same QP (with ``jitter``) is
+    solved by accelerated projected gradient using only products with :math:`\Phi_s`
+    (:func:`_kmm_qp_low_rank`): time :math:`O((n_s + n_t) m d + \text{iterations} \cdot n_s m)`, memory
+    :math:`O((n_s + n_t) m)`, linear in :math:`n`. Its solution is approximate twice (the kernel and
+    the iteration budget ``max_iter``): it matches the exact weights where :math:`K` is well
+    represented by the landmarks. The exact variant refuses
+    (:class:`~tltaxonomy._errors.InsufficientMemoryError`) before allocating matrices that do not fit in
+    the available memory.
+
     Parameters
     ----------
     Xs, Xt : array or sparse matrix of shape (n_s, d), (n_t, d)
@@ -258,7 +338,15 @@ def kmm_weights(Xs, Xt, *, gamma="auto", B=1000.0, eps=None, jitter=1e-8, random
     random_state : int, RandomState or None
         Only for the row sample of ``gamma="median"``.
     return_info : bool, default=False
-        Also return a dict with ``K``, ``kappa``, ``gamma``, ``eps``, ``converged``.
+        Also return a dict with ``K`` (``None`` for Nyström), ``kappa``, ``gamma``, ``eps``,
+        ``converged``, ``approximation`` (``"exact"`` or ``"nystroem"``).
+    approximation : {"auto", "exact", "nystroem"}, default="auto"
+        ``"auto"`` = exact up to 10 000 rows (source + target), Nyström above.
+    n_landmarks : int, default=500
+        Nyström landmarks (drawn with ``random_state``).
+    max_iter : int, default=2000
+        Projected-gradient steps of the Nyström variant (it stops earlier when a step changes the
+        weights by less than 1e-5, relative).
 
     Returns
     -------
@@ -270,20 +358,35 @@ def kmm_weights(Xs, Xt, *, gamma="auto", B=1000.0, eps=None, jitter=1e-8, random
         raise ValueError(f"kmm_weights: needs at least one source and one target row, got {n_s} and {n_t}.")
     if not B > 0:
         raise ValueError(f"kmm_weights: B must be positive, got {B!r}.")
+    if approximation not in ("auto", "exact", "nystroem"):
+        raise ValueError(f"kmm_weights: approximation must be 'auto', 'exact' or 'nystroem', got {approximation!r}.")
     eps = (np.sqrt(n_s) - 1) / np.sqrt(n_s) if eps is None else float(eps)
     g = resolve_rbf_gamma(gamma, Xs, Xt, random_state)
-    K = rbf_kernel(Xs, Xs, gamma=g)
-    K[np.diag_indices_from(K)] += jitter
-    kappa = (n_s / n_t) * rbf_kernel(Xs, Xt, gamma=g).sum(axis=1)
     lower, upper = max(n_s * (1 - eps), 0.0), n_s * (1 + eps)
     if lower > n_s * float(B):
         raise ValueError(f"kmm_weights: infeasible: sum(beta) >= {lower:g} cannot hold with beta <= B={B:g}.")
-    beta, ok = _solve_kmm_qp(K, kappa, float(B), lower, upper)
+    method = resolve_approximation(approximation, n_s + n_t)
+    if method == "nystroem":
+        X = sp.vstack([sp.csr_matrix(Xs), sp.csr_matrix(Xt)], format="csr") if sp.issparse(Xs) or sp.issparse(Xt) else np.vstack([Xs, Xt])
+        phi = nystroem_map(X, kernel="rbf", gamma=g, n_landmarks=n_landmarks, random_state=random_state)
+        Phi_s = phi.transform(Xs)
+        kappa = (n_s / n_t) * (Phi_s @ phi.transform(Xt).sum(axis=0))
+        K = None
+        beta, ok, _ = _kmm_qp_low_rank(Phi_s, kappa, float(B), lower, upper, jitter, max_iter=max_iter)
+    else:
+        # K, the n_s x n_t kernel of kappa, and the active-set / interior-point copies of K
+        check_dense_memory("KMM", "source x source RBF kernel matrix", (n_s, n_s), copies=3 + n_t / n_s,
+                           fix='Use approximation="nystroem" (n_landmarks=500: memory and time linear in n).')
+        K = rbf_kernel(Xs, Xs, gamma=g)
+        K[np.diag_indices_from(K)] += jitter
+        kappa = (n_s / n_t) * rbf_kernel(Xs, Xt, gamma=g).sum(axis=1)
+        beta, ok = _solve_kmm_qp(K, kappa, float(B), lower, upper)
     if not ok:
         warnings.warn("kmm_weights: the QP solvers did not reach their tolerance; the weights are approximate.", RuntimeWarning)
     beta = np.clip(beta, 0.0, float(B))
     if return_info:
-        return beta, {"K": K, "kappa": kappa, "gamma": g, "eps": eps, "B": float(B), "converged": ok}
+        info = {"K": K, "kappa": kappa, "gamma": g, "eps": eps, "B": float(B), "converged": ok, "approximation": method}
+        return beta, info
     return beta
 
 
@@ -476,6 +579,8 @@ def check_sample_weight_support(estimator, owner: str) -> None:
 class _BaseReweighting(BaseDomainAdaptationClassifier):
     """Fit ``estimator`` on the source rows weighted by ``self._weights(Xs, Xt)``."""
 
+    _min_target_rows = 2  # a density ratio (and its cross-fitting) needs at least 2 target rows
+
     def _fit(self, split: DomainSplit) -> None:
         self._validate_params()
         est = clone_or_default(self.estimator, CVSVC(kernel="linear"))
@@ -534,7 +639,14 @@ class KMM(_BaseReweighting):
         ``None`` = :class:`~tltaxonomy.classifiers.CVSVC` (linear SVM, ``C`` by 2-fold CV on the weighted
         source rows; its ``fit`` passes ``sample_weight`` to libsvm).
     random_state : int, RandomState or None, default=None
-        Only used by ``gamma="median"`` (row sample); KMM is otherwise deterministic.
+        Used by ``gamma="median"`` (row sample) and the Nyström landmarks; exact KMM is otherwise
+        deterministic.
+    approximation : {"auto", "exact", "nystroem"}, default="auto"
+        ``"exact"``: the QP on the n_s x n_s kernel; ``"nystroem"``: the same QP on a rank-``n_landmarks``
+        Nyström kernel, solved in time and memory linear in n (see :func:`kmm_weights`); ``"auto"`` =
+        exact up to 10 000 rows (source + target), Nyström above.
+    n_landmarks : int, default=500
+        Nyström landmarks.
 
     Attributes
     ----------
@@ -542,6 +654,8 @@ class KMM(_BaseReweighting):
         :math:`\beta`, the weight of each source row.
     gamma_ : float
         The RBF width used.
+    approximation_ : str
+        ``"exact"`` or ``"nystroem"``, what ``approximation`` resolved to.
     estimator_ : the fitted classifier
 
     References
@@ -569,20 +683,28 @@ class KMM(_BaseReweighting):
         "eps": [Interval(Real, 0, None, closed="left"), None],
         "estimator": _ESTIMATOR,
         "random_state": ["random_state"],
+        "approximation": [StrOptions({"auto", "exact", "nystroem"})],
+        "n_landmarks": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, gamma="auto", B=1000.0, eps=None, estimator=None, random_state=None):
+    def __init__(
+        self, *, gamma="auto", B=1000.0, eps=None, estimator=None, random_state=None, approximation="auto", n_landmarks=500
+    ):
         self.gamma = gamma
         self.B = B
         self.eps = eps
         self.estimator = estimator
         self.random_state = random_state
+        self.approximation = approximation
+        self.n_landmarks = n_landmarks
 
     def _weights(self, Xs, Xt):
         beta, info = kmm_weights(
-            Xs, Xt, gamma=self.gamma, B=self.B, eps=self.eps, random_state=self.random_state, return_info=True
+            Xs, Xt, gamma=self.gamma, B=self.B, eps=self.eps, random_state=self.random_state, return_info=True,
+            approximation=self.approximation, n_landmarks=self.n_landmarks,
         )
         self.gamma_ = info["gamma"]
+        self.approximation_ = info["approximation"]
         return beta
 
 

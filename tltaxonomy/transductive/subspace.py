@@ -33,7 +33,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from .._linalg import memoize_on_content
+from .._linalg import memoize_on_content, scatter_matrix
 from ..base import BaseDomainAdaptationClassifier, DomainSplit
 from ..classifiers import CVSVC, clone_or_default, estimator_selection
 from ..registry import register
@@ -124,19 +124,18 @@ def pca_basis(X, n_components: int):
             w, V = sla.eigh((S + S.T) / 2, subset_by_index=[D - k, D - 1])
             w, V = w[::-1], V[:, ::-1]
             var = np.maximum(w, 0) / denom
-    else:
+    elif n <= D:
         X = np.asarray(X, dtype=np.float64)
         mu = X.mean(axis=0)
-        Xc = X - mu
-        if n <= D:
-            _, s, Vt = sla.svd(Xc, full_matrices=False, check_finite=False)
-            V = Vt[:k].T
-            var = s[:k] ** 2 / denom
-        else:
-            S = Xc.T @ Xc
-            w, V = sla.eigh(S, subset_by_index=[D - k, D - 1], check_finite=False)
-            w, V = w[::-1], V[:, ::-1]
-            var = np.maximum(w, 0) / denom
+        _, s, Vt = sla.svd(X - mu, full_matrices=False, check_finite=False)
+        V = Vt[:k].T
+        var = s[:k] ** 2 / denom
+    else:
+        # streamed scatter matrix (no centred copy of X: n = 1M rows of 256 features stay one array)
+        mu, S = scatter_matrix(X)
+        w, V = sla.eigh(S, subset_by_index=[D - k, D - 1], check_finite=False)
+        w, V = w[::-1], V[:, ::-1]
+        var = np.maximum(w, 0) / denom
     return _flip_signs(np.ascontiguousarray(V)), var, mu
 
 
