@@ -163,3 +163,19 @@ def test_ranks_agree_with_scipy_rankdata():
     scores = rng.integers(0, 4, size=(10, 6)).astype(float)  # many ties
     expected = np.vstack([rankdata(-row, method="average") for row in scores])
     np.testing.assert_allclose(stats.ranks(scores), expected)
+
+
+def test_cd_diagram_writes_png_with_the_known_groups(tmp_path):
+    from tltaxonomy.harness.cd_diagram import cd_diagram
+
+    names = ["a", "b", "c", "d", "e", "f"]
+    ranks = [1.0, 1.4, 1.9, 3.5, 3.9, 6.0]
+    out = cd_diagram(names, ranks, 1.0, tmp_path / "sub" / "cd.png", title="known groups")
+    assert out.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.groups == (("a", "b", "c"), ("d", "e"))
+    # no critical difference: the ranks only
+    assert cd_diagram(names[:2], [1.2, 1.8], None, tmp_path / "r.svg").groups == ()
+    with pytest.raises(ConfigError, match=r"must lie in \[1, 2\]"):
+        cd_diagram(["a", "b"], [0.5, 2.5], 1.0, tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="at least two methods"):
+        cd_diagram(["a"], [1.0], 1.0, tmp_path / "x.png")

@@ -4,6 +4,9 @@
                        ``tltax run strategy=coral dataset=office_caltech_surf task=A_to_W seed=0``
 ``tltax bench TABLE``  reproduce a published table, ours beside the paper's (``--format md|csv|latex|json``)
 ``tltax advise ...``   domain diagnostics of a task and what to try (``dataset=... task=...``)
+``tltax compare ...``  rank strategies on a dataset's tasks with paired tests, Friedman / Nemenyi and a
+                       critical-difference diagram (``strategy=[coral,sa] dataset=... task=all seeds=3``)
+``tltax report``       aggregate every record of the store into tables (``--format md|csv|latex|parquet``)
 ``tltax list WHAT``    strategies | datasets | tasks | tables | backbones | preprocessors
 ``tltax data ...``     ``fetch NAME`` (download into the data directory), ``verify [NAME]``, ``path``
 """
@@ -89,6 +92,46 @@ def _cmd_advise(args) -> int:
     return 0
 
 
+def _write_or_print(text: str, output: str | None) -> None:
+    if output:
+        from pathlib import Path
+
+        from .store import atomic_write_text
+
+        atomic_write_text(Path(output), text)
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+def _cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from .harness.compare import parse_compare_overrides, render_comparison, run_compare, write_cd_figure
+    from .store import ResultStore
+
+    request = parse_compare_overrides(args.overrides)
+    comp = run_compare(
+        request, baseline=args.baseline, metric=args.metric, store=ResultStore(args.store) if args.store else None,
+        n_jobs=args.jobs, force=args.force, progress=not args.quiet, alpha=args.alpha,
+    )
+    _write_or_print(render_comparison(comp, args.format), args.output)
+    figure = Path(args.figure) if args.figure else Path("outputs") / "figures" / f"compare_{request.dataset}_cd.png"
+    print(f"wrote {write_cd_figure(comp, figure)}", file=sys.stderr)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .harness.report import report
+
+    text, path = report(args.store, fmt=args.format, output_dir=args.output, metric=args.metric)
+    if path is not None:
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _cmd_list(args) -> int:
     what = args.what
     if what == "strategies":
@@ -153,7 +196,7 @@ def _cmd_data(args) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tltax", description="tltaxonomy: transfer learning, by the taxonomy.")
-    sub = parser.add_subparsers(dest="command", metavar="{run,bench,advise,list,data}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,bench,advise,compare,report,list,data}")
     sub.add_parser("run", help="run one experiment or a sweep (Hydra overrides; -m for multirun; --help for Hydra's help)")
 
     bench = sub.add_parser("bench", help="reproduce a published table")
@@ -177,6 +220,35 @@ def _parser() -> argparse.ArgumentParser:
     adv = sub.add_parser("advise", help="diagnostics between a task's domains and which strategy families to try")
     adv.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset=office_caltech_surf task=A_to_W")
     adv.set_defaults(func=_cmd_advise)
+
+    cmp_ = sub.add_parser(
+        "compare",
+        help="rank strategies on a dataset's tasks (runs what the store lacks): mean ± s.e., ranks, Wilcoxon, "
+        "win/tie/loss, negative transfer, Friedman + Nemenyi CD diagram",
+    )
+    cmp_.add_argument(
+        "overrides", nargs="*",
+        help="strategy=[a,b,...] dataset=NAME task=all|[t,...] seeds=N|[s,...]; any other Hydra override "
+        "(e.g. protocol.source_per_class=20) reaches every run",
+    )
+    cmp_.add_argument("--baseline", default="source_only", help="the no-adaptation strategy to test against (default: source_only)")
+    cmp_.add_argument("--metric", default="target/acc", help="the record metric compared (higher is better; default target/acc)")
+    cmp_.add_argument("--alpha", type=float, default=0.05, help="level of the Nemenyi critical difference (default 0.05)")
+    cmp_.add_argument("--format", default="md", choices=["md", "csv", "latex", "json"])
+    cmp_.add_argument("--output", "-o", help="write the table to this file instead of stdout")
+    cmp_.add_argument("--figure", help="critical-difference diagram (default outputs/figures/compare_<dataset>_cd.png)")
+    cmp_.add_argument("--store", help="result store directory (default: $TLTAX_STORE or outputs/store)")
+    cmp_.add_argument("--force", action="store_true", help="recompute cells even if stored")
+    cmp_.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the cells (-1: one per core)")
+    cmp_.add_argument("--quiet", "-q", action="store_true", help="no per-cell progress on stderr")
+    cmp_.set_defaults(func=_cmd_compare)
+
+    rep_ = sub.add_parser("report", help="aggregate every record of the store into tables (one per dataset and selection)")
+    rep_.add_argument("--store", help="result store directory (default: $TLTAX_STORE or outputs/store)")
+    rep_.add_argument("--format", default="md", choices=["md", "csv", "latex", "parquet"])
+    rep_.add_argument("--output", "-o", help="directory for the files (default: print md/csv/latex to stdout)")
+    rep_.add_argument("--metric", default="target/acc", help="the record metric tabulated (default target/acc)")
+    rep_.set_defaults(func=_cmd_report)
 
     lst = sub.add_parser("list", help="list strategies, datasets, tasks, tables, backbones or preprocessors")
     lst.add_argument("what", choices=["strategies", "datasets", "tasks", "tables", "backbones", "preprocessors"])
