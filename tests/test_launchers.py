@@ -227,3 +227,32 @@ def test_concurrent_workers_on_one_store_leave_one_complete_record_each(tmp_path
     records = _check_store(store, expected)
     assert not list((store / "records").rglob(".*.tmp"))  # clean exits leave no temporary file
     assert len(records) == 4
+
+
+@pytest.mark.parametrize(
+    "overrides, target",
+    [
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=8"], "JoblibLauncher"),
+        (["hydra/launcher=submitit_local"], "LocalLauncher"),
+        (["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=1"], "SlurmLauncher"),
+        (["hydra/launcher=ray", "hydra.launcher.address=auto", "+hydra.launcher.remote.num_gpus=1"], "RayLauncher"),
+    ],
+)
+def test_each_launcher_is_one_override(overrides, target):
+    """The README's overrides compose and build the launcher (SLURM itself is not here to submit to)."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the launchers extra is not installed")
+    pytest.importorskip("ray", reason="the launchers extra is not installed")
+    from hydra import compose, initialize_config_dir
+    from hydra.core.plugins import Plugins
+    from hydra.utils import instantiate
+
+    from tltaxonomy.runner import CONF_DIR
+
+    Plugins.instance()  # scans hydra_plugins: registers the launchers' configs
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("." + target)
+    launcher = instantiate(cfg.hydra.launcher)
+    assert type(launcher).__name__ == target
+    if target == "RayLauncher":
+        assert launcher.address == "auto" and launcher.remote == {"num_cpus": 1, "num_gpus": 1}
