@@ -6,7 +6,9 @@
   each epoch and records the target-label *oracle* (``target/acc_oracle``, the best epoch) and the
   last epoch (``target/acc_last``) beside the strategy's own, honest choice (``target/acc``). With
   ``protocol.source_per_class=k``, each seed draws k labelled source rows per class (the "standard
-  protocol" of the Office-Caltech papers).
+  protocol" of the Office-Caltech papers). With ``selection=scores``, a seeded, stratified
+  ``protocol.source_val_fraction`` of the labelled source rows is held out of the fit and the label-free
+  selection scores of :mod:`tltaxonomy.selection` are recorded (``select/*``) beside ``target/acc``.
 - **inductive**: draw ``protocol.labels_per_class`` labelled rows per class from the target train
   split (seeded), fit on those only, score the target test split (where the task's test split is its
   target pool itself, e.g. a single domain, the rows not drawn). ``labels_per_class=null`` = every
@@ -58,6 +60,19 @@ def _transductive(strategy, task, config, timings):
                      np.arange(n_source, X.shape[0])]
         X, y, sd = X[keep], y[keep], sd[keep]
         n_source = int((sd > 0).sum())
+    held_out = None
+    if config.get("selection") == "scores":
+        # Selection scores: a seeded, stratified share of the labelled source rows is held out (not fitted
+        # on); after the fit they, and the unlabelled target rows, are scored (tltaxonomy.selection).
+        from .selection import source_validation_split
+
+        fraction = (config.get("protocol") or {}).get("source_val_fraction", 0.2)
+        source = np.flatnonzero(sd > 0)
+        fit_src, val_src = source_validation_split(y[source], fraction, int(config["seed"]))
+        held_out = (X[source[val_src]], y[source[val_src]], sd[source[val_src]])
+        keep = np.sort(np.r_[source[fit_src], np.flatnonzero(sd <= 0)])
+        X, y, sd = X[keep], y[keep], sd[keep]
+        n_source = int((sd > 0).sum())
     t = time.perf_counter()
     strategy.fit(X, y, sample_domain=sd)
     timings["fit_s"] = time.perf_counter() - t
@@ -66,6 +81,16 @@ def _transductive(strategy, task, config, timings):
     timings["predict_s"] = time.perf_counter() - t
     metrics = {"target/acc": accuracy(task.y_test, y_pred)}
     info = {"n_source": int(n_source), "n_target": int(task.X_target.shape[0]), "n_test": int(task.X_test.shape[0])}
+    if held_out is not None:
+        from .selection import selection_scores
+
+        t = time.perf_counter()
+        target = sd < 0  # the unlabelled target rows of the fit (their y is -1: no target label is passed)
+        scores, info["selection"] = selection_scores(
+            strategy, *held_out, X[sd > 0], X[target], sd[target], random_state=int(config["seed"])
+        )
+        metrics.update(scores)
+        timings["selection_s"] = time.perf_counter() - t
     if getattr(strategy, "epoch_weights_", None):
         # The target-label oracle, computed here by the protocol (the strategy never sees the labels):
         # the best test accuracy over the epochs' weights, beside the strategy's honest choice above.
@@ -245,6 +270,11 @@ def run_protocol(strategy, task, config: dict, timings: dict) -> tuple[dict, dic
         raise ConfigError(
             f"{type(strategy).__name__} is not a registered strategy (setting {setting!r}); "
             "register it with @tltaxonomy.register(name, setting=..., family=...)."
+        )
+    if config.get("selection") == "scores" and setting != "transductive":
+        raise ConfigError(
+            f"selection=scores scores transductive strategies (source labelled, target unlabelled); "
+            f"{type(strategy).__name__} is {setting}. Drop selection=scores or pick a transductive strategy."
         )
     if setting == "transductive" and task.X_source is None:
         raise ConfigError(
