@@ -30,6 +30,7 @@ Run ``python benchmarks/perf/vs_skada.py [--quick]``; it writes ``benchmarks/res
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -187,12 +188,6 @@ def _methods() -> list[Method]:
             "linear kernel, k = 100, ours reg = 1 <-> skada mu = 1/(1/ns + 1/nt); no row normalisation; 1-NN",
         ),
         Method(
-            "JDA",
-            lambda t: JDA(n_components=100, kernel="linear", reg=1.0, n_iter=10, l2_normalize=False, estimator=one_nn()),
-            None,
-            "no JDA in skada (its TransferJointMatching is TJM, another method): ours only",
-        ),
-        Method(
             "KMM",
             lambda t: KMM(gamma=1.0 / t.d, B=1000.0, eps=None, estimator=weighted_svc(t, False)),
             lambda t: skada.KMMReweight(
@@ -223,6 +218,12 @@ def _methods() -> list[Method]:
             lambda t: OTMapping(method="sinkhorn", reg_e=1e-2, norm="max", estimator=one_nn()),
             lambda t: skada.EntropicOTMapping(base_estimator=one_nn(), reg_e=1e-2, norm="max"),
             "entropic, reg_e = 0.01, cost / max, at most 1000 Sinkhorn iterations; 1-NN",
+        ),
+        Method(
+            "JDA",
+            lambda t: JDA(n_components=100, kernel="linear", reg=1.0, n_iter=10, l2_normalize=False, estimator=one_nn()),
+            None,
+            "no JDA in skada (its TransferJointMatching is TJM, another method): ours only",
         ),
     ]
 
@@ -358,7 +359,17 @@ def parse_args(argv=None):
     p.add_argument("--amazon-rows", type=int, default=1000, help="rows per Amazon domain (seeded sub-sample; 0 = all)")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads for both libraries (threadpoolctl)")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--cache", type=Path, default=None,
+                   help="a JSON-lines file of finished cells: appended as cells finish, cells already in it are "
+                        "not rerun (a killed run resumes)")
     return p.parse_args(argv)
+
+
+def load_cache(path: Path | None) -> dict[tuple[str, str, str], Cell]:
+    if path is None or not path.exists():
+        return {}
+    cells = [Cell(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    return {(c.method, c.dataset, c.task): c for c in cells}
 
 
 NOTES = """\
@@ -399,16 +410,24 @@ def main(argv=None) -> int:
         names = DATASETS[ds][2][:2] if args.quick else DATASETS[ds][2]
         tasks += load_tasks(ds, names, args.amazon_rows or None)
     cells: list[Cell] = []
+    cache = load_cache(args.cache)
     t_start = time.time()
     with threadpool_limits(limits=args.threads):
         for m in methods:
-            # one untimed warm-up of each library on the first task (imports, BLAS / POT initialisation)
-            run_once(m.ours(tasks[0]), tasks[0], routed=False)
-            if m.skada is not None:
-                run_once(m.skada(tasks[0]), tasks[0], routed=True)
-            for task in tasks:
-                c = bench_cell(m, task, repeats)
+            todo = [t for t in tasks if (m.name, t.dataset, t.name) not in cache]
+            cells += [cache[m.name, t.dataset, t.name] for t in tasks if (m.name, t.dataset, t.name) in cache]
+            if todo:
+                # one untimed warm-up of each library on the first task (imports, BLAS / POT initialisation)
+                run_once(m.ours(todo[0]), todo[0], routed=False)
+                if m.skada is not None:
+                    run_once(m.skada(todo[0]), todo[0], routed=True)
+            for task in todo:
+                # ours-only methods have nothing to alternate with: one timed fit
+                c = bench_cell(m, task, repeats if m.skada is not None else 1)
                 cells.append(c)
+                if args.cache is not None:
+                    with open(args.cache, "a") as fh:
+                        fh.write(json.dumps(c.__dict__) + "\n")
                 print(f"{m.name:14s} {task.dataset}:{task.name:7s} ours {100 * c.acc_ours:5.1f} "
                       f"skada {_fmt(None if c.acc_skada is None else 100 * c.acc_skada):>5s} "
                       f"t {c.t_ours:.3f}s / {_fmt(c.t_skada, '{:.3f}')}s ratio {_fmt(c.ratio, '{:.2f}')}", flush=True)

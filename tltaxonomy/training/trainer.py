@@ -12,6 +12,7 @@ progress bars and checkpoint / resume with bit-identical results.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -216,18 +217,23 @@ def _subset(ds: Dataset, idx: np.ndarray) -> Dataset:
     return Subset(ds, idx.tolist())
 
 
-def _make_loader(ds: Dataset, batch_size: int, *, shuffle: bool, generator, num_workers: int) -> DataLoader:
+def _make_loader(
+    ds: Dataset, batch_size: int, *, shuffle: bool, generator, num_workers: int, pin_memory: bool = False
+) -> DataLoader:
     if isinstance(ds, TensorDataset):
         # whole batches are indexed at once: much faster than collating single rows
         base = RandomSampler(ds, generator=generator) if shuffle else SequentialSampler(ds)
         sampler = BatchSampler(base, batch_size=batch_size, drop_last=False)
-        return DataLoader(ds, sampler=sampler, batch_size=None, num_workers=num_workers, generator=generator)
+        return DataLoader(
+            ds, sampler=sampler, batch_size=None, num_workers=num_workers, generator=generator, pin_memory=pin_memory
+        )
     return DataLoader(
         ds,
         batch_size=batch_size,
         sampler=RandomSampler(ds, generator=generator) if shuffle else None,
         num_workers=num_workers,
         generator=generator,
+        pin_memory=pin_memory,
     )
 
 
@@ -323,6 +329,12 @@ class Trainer:
         :math:`p` the training progress (Ganin et al. 2016, used by DANN / CDAN / MDD).
     num_workers : int, default=0
         DataLoader worker processes.
+    mixed_precision : {"no", "bf16", "fp16"}, default="no"
+        Run the step (forward and loss) under :func:`torch.autocast` in that dtype; ``"fp16"`` also
+        scales the loss with a :class:`torch.amp.GradScaler` (single-loss steps; a multi-task combiner
+        gets unscaled gradients). On the CPU autocast is meant for ``"bf16"``. ``"no"`` = full
+        float32, bit-identical to earlier releases. On CUDA the loaders also pin their batches
+        (``pin_memory``) so that the ``non_blocking`` copies overlap.
 
     Examples
     --------
@@ -355,6 +367,7 @@ class Trainer:
     val_ties: str = "first"
     lr_schedule: str = "constant"
     num_workers: int = 0
+    mixed_precision: str = "no"
 
     _parameter_constraints = {
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -378,6 +391,7 @@ class Trainer:
         "val_ties": [StrOptions({"first", "last"})],
         "lr_schedule": [StrOptions({"constant", "inv"})],
         "num_workers": [Interval(Integral, 0, None, closed="left")],
+        "mixed_precision": [StrOptions({"no", "bf16", "fp16"})],
     }
 
     # ------------------------------------------------------------------ helpers
@@ -535,7 +549,10 @@ class Trainer:
                 g.manual_seed(base_seed + k)
             generators[name] = g
         loaders = {
-            name: _make_loader(ds, self.batch_size, shuffle=True, generator=generators[name], num_workers=self.num_workers)
+            name: _make_loader(
+                ds, self.batch_size, shuffle=True, generator=generators[name], num_workers=self.num_workers,
+                pin_memory=device.type == "cuda",
+            )
             for name, ds in sets.items()
         }
         iters_per_epoch = len(loaders[main]) if self.steps_per_epoch is None else int(self.steps_per_epoch)
@@ -611,6 +628,8 @@ class Trainer:
         model.train()
         if isinstance(step, nn.Module):
             step.train()
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.mixed_precision)
+        scaler = torch.amp.GradScaler(device.type) if self.mixed_precision == "fp16" else None
         aux = {name: iter(loader) for name, loader in loaders.items() if name != main}
         total = torch.zeros((), device=device)
         log_sums: dict[str, float] = {}
@@ -648,7 +667,8 @@ class Trainer:
             if self.lr_schedule == "inv":
                 for group in optimizer.param_groups:
                     group["lr"] = self.lr * group["lr_mult"] * (1.0 + 10.0 * state.progress) ** -0.75
-            out = step(model, batch, state)
+            with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext():
+                out = step(model, batch, state)
             task_losses = None
             if isinstance(out, Mapping):
                 loss = out["loss"]
@@ -659,11 +679,16 @@ class Trainer:
             else:
                 loss = out
             optimizer.zero_grad(set_to_none=True)
-            if task_losses is None:
-                loss.backward()
-            else:  # several losses: the step's combiner turns them into gradients (multi-task weighting)
-                _combine(step, model, out, state)
-            optimizer.step()
+            if task_losses is None and scaler is not None:  # fp16: scale the loss against underflow
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                if task_losses is None:
+                    loss.backward()
+                else:  # several losses: the step's combiner turns them into gradients (multi-task weighting)
+                    _combine(step, model, out, state)
+                optimizer.step()
             total += loss.detach()
             if self.progress:
                 bar.set_postfix(loss=f"{float(loss):.4f}")
