@@ -258,3 +258,51 @@ def test_runner_records_scores_and_refuses_them_outside_transduction(tmp_store):
     with pytest.raises(ConfigError, match="selection=scores scores transductive strategies"):
         run_experiment(compose_config(["strategy=feature_clustering", "dataset=gaussian_shift", "task=covariate",
                                        "strategy.input_shape=null", "selection=scores"]), store=tmp_store)
+
+
+# --- tables under each protocol ---------------------------------------------------------------------
+
+
+def _tiny_spec():
+    from tltaxonomy.harness.tables import RowSpec, TableSpec
+
+    rows = (RowSpec("CORAL", ("strategy=coral", "strategy.variant=transform")),
+            RowSpec("OT", ("strategy=ot_mapping",)))
+    return TableSpec(id="tiny_selection", title="Tiny", protocol="gaussian shift", selection="source_cv",
+                     dataset="gaussian_shift", metric="target/acc", scale=100.0, digits=1, seeds=(0,), overrides=(),
+                     columns={"cov": "covariate"}, rows=rows, paper={"CORAL": [None], "OT": [None]})
+
+
+def test_selection_tables_one_per_protocol_from_the_same_runs(tmp_store, capsys):
+    from tltaxonomy.harness import render
+    from tltaxonomy.harness.tables import run_selection_tables
+
+    results = run_selection_tables([_tiny_spec()], "default,iwv,oracle", 3, store=tmp_store, progress=False)
+    assert len(results) == 3 and len(tmp_store) == 6  # 2 rows x 1 column x 3 draws, shared by the 3 protocols
+    default, iwv, oracle = results
+    assert "selection: none" in default.spec.title and "IWCV" in iwv.spec.title
+    assert oracle.spec.title.endswith("ORACLE — selected with target test labels; not a valid result")
+    assert "TARGET TEST LABELS" in oracle.spec.selection and "no target label used" in iwv.spec.selection
+    for row in ("CORAL", "OT"):  # the oracle is an upper bound of every protocol on the same runs
+        assert oracle.cell(row, "cov").ours_mean >= max(r.cell(row, "cov").ours_mean for r in results)
+    records = list(tmp_store)
+    coral0 = next(r for r in records if r["strategy"] == "coral" and r["hparams_seed"] == 0)
+    assert default.cell("CORAL", "cov").ours_mean == pytest.approx(100 * coral0["metrics"]["target/acc"])
+    md = render(oracle, "md")
+    assert "ORACLE" in md and "Chosen hparams_seed" in md
+    assert "oracle (target labels)" in render(oracle, "csv")
+    # rerun: every run is reused from the store
+    again = run_selection_tables([_tiny_spec()], "oracle", 3, store=tmp_store, progress=False)
+    assert again[0].n_reused == 6 and again[0].n_computed == 0
+    with pytest.raises(UnknownNameError, match="Valid selection protocols"):
+        run_selection_tables([_tiny_spec()], "oracel", 2, store=tmp_store)
+    with pytest.raises(ConfigError, match="n_hparams=0 must be a positive integer"):
+        run_selection_tables([_tiny_spec()], "all", 0, store=tmp_store)
+
+
+def test_cli_bench_selection_option_names_valid_protocols(capsys):
+    from tltaxonomy.cli import main
+
+    assert main(["bench", "coral2016_surf_full", "--selection", "bogus", "--hparams", "2", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown selection protocol 'bogus'" in err and "oracle" in err

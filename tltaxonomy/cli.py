@@ -32,16 +32,24 @@ def _cmd_bench(args) -> int:
     columns = tuple(args.columns.split(",")) if args.columns else None
     tables = load_suite(args.table) or (args.table,)
     store = ResultStore(args.store) if args.store else None
-    results = run_tables(
-        tables,
-        seeds=seeds,
-        store=store,
-        force=args.force,
-        rows=rows,
-        columns=columns,
-        progress=not args.quiet,
-        n_jobs=args.jobs,
-    )
+    if args.selection or args.hparams:  # one table per selection protocol, from the same hparams_seed runs
+        from .harness.tables import run_selection_tables
+
+        results = run_selection_tables(
+            tables, args.selection or "all", 8 if args.hparams is None else args.hparams, seeds=seeds, store=store,
+            force=args.force, rows=rows, columns=columns, progress=not args.quiet, n_jobs=args.jobs,
+        )
+    else:
+        results = run_tables(
+            tables,
+            seeds=seeds,
+            store=store,
+            force=args.force,
+            rows=rows,
+            columns=columns,
+            progress=not args.quiet,
+            n_jobs=args.jobs,
+        )
     texts = [render(result, args.format) for result in results]
     if len(texts) == 1:
         text = texts[0]
@@ -210,6 +218,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--output", "-o", help="write the table to this file instead of stdout")
     bench.add_argument("--jobs", "-j", type=int, default=1, help="worker processes for the cells (-1: one per core)")
     bench.add_argument("--quiet", "-q", action="store_true", help="no per-cell progress on stderr")
+    bench.add_argument(
+        "--selection",
+        help="print one table per selection protocol: 'all' or comma-separated names of default, source_acc, iwv, "
+        "dev, entropy, snd, oracle (tltaxonomy.selection.PROTOCOLS); every cell runs at --hparams draws",
+    )
+    bench.add_argument(
+        "--hparams", type=int, metavar="N",
+        help="hyper-parameter draws per cell for --selection (hparams_seed 0..N-1; 0 = the defaults; default 8)",
+    )
     bench.add_argument(
         "--figure",
         help="image file: a learning-curve table draws its curves here (and <stem>_time beside it; default "

@@ -20,7 +20,7 @@ from .._errors import ConfigError, unknown_name_error
 from ..runner import compose_config, record_key, run_experiment
 from ..store import ResultStore
 
-__all__ = ["BENCH_DIR", "PAPERS_DIR", "CurveSpec", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_table", "run_tables"]
+__all__ = ["BENCH_DIR", "PAPERS_DIR", "CurveSpec", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_selection_tables", "run_table", "run_tables"]
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(os.environ.get("TLTAX_BENCH_DIR", _REPO_ROOT / "benchmarks"))
@@ -580,3 +580,89 @@ def _run_cells(jobs, store: ResultStore, force: bool, n_jobs: int):
         else:
             done[key] = next(computed)
             yield done[key]
+
+
+def run_selection_tables(
+    table_ids: tuple[str | TableSpec, ...] | list[str | TableSpec],
+    protocols: str | tuple[str, ...] = "all",
+    n_hparams: int = 8,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    store: ResultStore | None = None,
+    force: bool = False,
+    extra_overrides: tuple[str, ...] = (),
+    rows: tuple[str, ...] | None = None,
+    columns: tuple[str, ...] | None = None,
+    progress: bool = True,
+    n_jobs: int = 1,
+) -> list[TableResult]:
+    """Tables under selection protocols: every cell runs at ``hparams_seed`` 0 .. ``n_hparams``-1 with
+    ``selection=scores`` (resumably, through the store), then :func:`tltaxonomy.selection.select_records`
+    picks one run per cell and seed under each protocol — all protocols from the same runs.
+
+    Returns one :class:`TableResult` per table and protocol (tables outer, protocols in the given
+    order); its title and ``selection`` name the protocol, and the oracle's say it is not a valid result.
+    Other parameters as :func:`run_table`.
+    """
+    from dataclasses import replace
+
+    from ..selection import parse_protocols, select_records
+
+    protos = parse_protocols(protocols)
+    if isinstance(n_hparams, bool) or not isinstance(n_hparams, int) or n_hparams < 1:
+        raise ConfigError(f"n_hparams={n_hparams!r} must be a positive integer (the hparams seeds 0..n_hparams-1 run).")
+    store = ResultStore() if store is None else store
+    plans = [_plan(t, seeds, rows, columns, (*extra_overrides, "selection=scores")) for t in table_ids]
+    jobs = []
+    for spec, _, _, cell_jobs, _ in plans:
+        if spec.curve is not None:
+            raise ConfigError(f"Table {spec.id!r} is a learning curve; selection tables take task columns only.")
+        for row, column, seed, cfg in cell_jobs:
+            for h in range(n_hparams):
+                jobs.append((spec, row, column, seed, h, {**copy.deepcopy(cfg), "hparams_seed": h}))
+    results = _run_cells([(row, column, seed, cfg) for _, row, column, seed, _, cfg in jobs], store, force, n_jobs)
+    runs: dict[tuple, list[dict]] = {}
+    counts: dict[str, list[int]] = {plan[0].id: [0, 0] for plan in plans}
+    seconds: dict[str, float] = {plan[0].id: 0.0 for plan in plans}
+    for done, ((spec, row, column, seed, h, cfg), (metrics, reused, total_s, fit_s)) in enumerate(zip(jobs, results), 1):
+        counts[spec.id][0 if reused else 1] += 1
+        seconds[spec.id] += total_s
+        runs.setdefault((spec.id, row, column, seed), []).append({"config": cfg, "metrics": metrics, "fit_s": fit_s})
+        if progress:
+            how = "reused" if reused else f"{total_s:.1f}s"
+            metric = next(r for r in spec.rows if r.name == row).metric(spec.column_target(column)[1])
+            print(f"[{done}/{len(jobs)}] {spec.id} {row} {column} seed={seed} hparams_seed={h}: "
+                  f"{float(metrics.get(metric, float('nan'))) * spec.scale:.{spec.digits}f} ({how})",
+                  file=sys.stderr, flush=True)
+    out = []
+    for spec, row_specs, col_items, _, table_seeds in plans:
+        for proto in protos:
+            cells, chosen_seeds = [], []
+            for row in row_specs:
+                picks = []
+                for column, _ in col_items:
+                    metric = row.metric(spec.column_target(column)[1])
+                    vals, times = [], []
+                    for seed in table_seeds:
+                        (pick,) = select_records(runs[(spec.id, row.name, column, seed)], proto, metric=metric)
+                        vals.append(pick.target_acc * spec.scale)
+                        picks.append(str(pick.hparams_seed))
+                        if pick.record.get("fit_s") is not None:
+                            times.append(pick.record["fit_s"])
+                    paper_value = spec.paper[row.name][list(spec.columns).index(column)]
+                    cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value,
+                                      tuple(vals), float(np.mean(times)) if times else None))
+                chosen_seeds.append(f"{row.name}: {' '.join(picks)}")
+            how = ("chosen with the TARGET TEST LABELS — an upper bound, not a valid result" if proto.uses_target_labels
+                   else "no target label used")
+            selection = (
+                f"{proto.label}, the best of {n_hparams} hyper-parameter draws per cell and seed (hparams_seed "
+                f"0..{n_hparams - 1} of tltaxonomy/hparams.py; 0 = the defaults), every run fitted with a seeded, "
+                f"stratified 20 % of the source rows held out (selection=scores); {how}"
+            )
+            notes = "Chosen hparams_seed per row (columns in order): " + "; ".join(chosen_seeds) + "."
+            sel_spec = replace(spec, title=f"{spec.title} — {proto.title}", selection=selection, notes=notes)
+            n_reused, n_computed = counts[spec.id]
+            out.append(TableResult(spec=sel_spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused,
+                                   seeds=table_seeds, compute_s=seconds[spec.id]))
+    return out
