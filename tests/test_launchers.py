@@ -150,7 +150,8 @@ def test_ray_sweep_of_4_jobs_on_a_local_instance(tmp_path):
     pytest.importorskip("ray", reason="the launchers extra is not installed")
     strategies, seeds = ["source_only_linear"], [0, 1, 2, 3]
     store = tmp_path / "store"
-    cmd = _sweep(store, tmp_path / "mr", strategies, seeds, "hydra/launcher=ray", "hydra.launcher.num_cpus=2")
+    ray_args = ("hydra/launcher=ray", "hydra.launcher.num_cpus=2", "+hydra.launcher.init.object_store_memory=100000000")
+    cmd = _sweep(store, tmp_path / "mr", strategies, seeds, *ray_args)  # a 100 MB object store is plenty
     proc = _run(cmd, tmp_path)
     _check_store(store, _expected_keys(strategies, seeds))
     assert _summary(proc.stderr) == {"total": 4, "done": 4, "skipped": 0, "failed": 0}

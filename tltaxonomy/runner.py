@@ -456,12 +456,15 @@ def _watch_sweep(state: dict) -> None:
     from tqdm.auto import tqdm
 
     bar = tqdm(total=state["total"], desc="sweep", unit="run", file=sys.stderr, disable=not state["bar"], leave=False)
+    last = None
     try:
         while True:
             counts = sweep_outcomes(state["dir"])
-            bar.n = sum(counts.values())
-            bar.set_postfix(counts, refresh=False)
-            bar.refresh()
+            if counts != last or state["tty"]:  # into a log file only when something changed
+                bar.n = sum(counts.values())
+                bar.set_postfix(counts, refresh=False)
+                bar.refresh()
+                last = counts
             if state["stop"].wait(0.5):
                 break
     finally:
@@ -515,6 +518,7 @@ class SweepProgress(_HydraCallback):
             "total": _sweep_size(config),
             "t0": time.perf_counter(),
             "bar": progress or sys.stderr.isatty(),
+            "tty": sys.stderr.isatty(),
             "stop": threading.Event(),
         }
         state["thread"] = threading.Thread(target=_watch_sweep, args=(state,), name="tltax-sweep", daemon=True)
