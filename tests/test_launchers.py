@@ -160,6 +160,20 @@ def test_ray_sweep_of_4_jobs_on_a_local_instance(tmp_path):
     assert "(_execute_job pid=" in output  # the jobs ran as Ray tasks, their output relayed to the driver
 
 
+
+def test_sweep_summary_counts_failed_runs(tmp_path):
+    """In-process launcher: a job that fails still gets counted, and the sweep exits non-zero."""
+    store = tmp_path / "store"
+    cmd = [
+        sys.executable, "-m", "tltaxonomy", "run", "-m", "strategy=source_only_linear", "dataset=gaussian_shift",
+        "task=covariate,no_such_task", "seed=0", f"runtime.store={store}", f"hydra.sweep.dir={tmp_path / 'mr'}",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=tmp_path, env=_ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode != 0
+    assert _summary(proc.stderr) == {"total": 2, "done": 1, "skipped": 0, "failed": 1}
+    assert _count(store) == 1
+    assert "tltax sweep" not in proc.stdout  # the summary never mixes into the runs' output
+
 _WRITER = textwrap.dedent(
     """
     import json, sys, time
