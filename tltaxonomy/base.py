@@ -31,6 +31,7 @@ __all__ = [
     "BaseDomainAdaptationClassifier",
     "BaseInductiveClassifier",
     "BaseTransferClusterer",
+    "check_input",
     "split_domains",
     "stack_domains",
 ]
@@ -78,28 +79,136 @@ class DomainSplit:
         return X, y, sd
 
 
+def _strategy_name(estimator) -> str:
+    return estimator if isinstance(estimator, str) else type(estimator).__name__
+
+
+def check_input(
+    estimator,
+    X,
+    *,
+    reset: bool = True,
+    what: str = "X",
+    accept_sparse=False,
+    dtype="numeric",
+    allow_nan: bool = False,
+    **kwargs,
+):
+    """Validate an input matrix of ``estimator`` with messages that name the strategy, the problem and the fix.
+
+    A thin layer over sklearn's ``validate_data`` (which sets / checks ``n_features_in_``), used by every
+    strategy's ``fit`` and ``predict`` so that bad input is refused the same way everywhere:
+
+    - sparse input to a strategy that needs dense input: ``TypeError`` saying to densify
+      (``X.toarray()``) or to use a strategy that accepts sparse input;
+    - NaN or infinite values (unless ``allow_nan``): ``ValueError`` with their count and first position,
+      saying to impute / replace them or drop the rows;
+    - no rows, or a feature count that differs from the one seen in ``fit``: sklearn's message, plus the fix.
+
+    Parameters
+    ----------
+    estimator : estimator
+        The strategy (its class name goes into every message).
+    X : array-like or sparse matrix
+    reset : bool, default=True
+        ``True`` in ``fit`` (records ``n_features_in_``), ``False`` afterwards (checks it).
+    what : str, default="X"
+        The argument's name in messages (``"X_unlabelled"``, ``"X_auxiliary"``, ...).
+    accept_sparse, dtype, **kwargs
+        Passed to ``validate_data``.
+    allow_nan : bool, default=False
+        Accept NaN and inf (the caller handles them).
+
+    Returns
+    -------
+    X : ndarray or sparse matrix
+        The validated input.
+    """
+    name = _strategy_name(estimator)
+    if sp.issparse(X) and not accept_sparse:
+        raise TypeError(
+            f"{name} does not accept sparse input, but {what} is a scipy sparse {type(X).__name__}. Densify it "
+            f"({what}.toarray(), if it fits in memory) or use a strategy that accepts sparse input."
+        )
+    try:
+        X = validate_data(
+            estimator, X, reset=reset, accept_sparse=accept_sparse, dtype=dtype, ensure_all_finite=False, **kwargs
+        )
+    except ValueError as exc:
+        msg = str(exc)
+        if "features, but" in msg:
+            expected = getattr(estimator, "n_features_in_", "the same number of")
+            msg += (
+                f" {what} must have the {expected} columns {name} was fitted on, in the same order; "
+                "refit it to use other features."
+            )
+        elif "sample(s)" in msg:
+            msg += f" Pass at least that many rows in {what}."
+        elif "feature(s)" in msg:
+            msg += f" Pass at least that many columns in {what}."
+        if name not in msg:
+            msg = f"{name}: {msg}"
+        raise ValueError(msg) from exc
+    if not allow_nan:
+        values = X.data if sp.issparse(X) else X
+        if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
+            _raise_not_finite(name, what, X)
+    return X
+
+
+def _raise_not_finite(name: str, what: str, X) -> None:
+    dense_rows = X.tocoo() if sp.issparse(X) else None
+    if dense_rows is not None:
+        bad = ~np.isfinite(dense_rows.data)
+        rows, cols, values = dense_rows.row[bad], dense_rows.col[bad], dense_rows.data[bad]
+    else:
+        rows, cols = np.nonzero(~np.isfinite(X))
+        values = X[rows, cols]
+    n_nan = int(np.isnan(values).sum())
+    n_inf = len(values) - n_nan
+    where = f"first at row {rows[0]}, column {cols[0]}"
+    if n_nan:
+        raise ValueError(
+            f"{name}: {what} contains NaN ({n_nan} value(s), {where}); {name} does not accept missing values. "
+            "Impute them (e.g. sklearn.impute.SimpleImputer in a pipeline) or drop those rows."
+        )
+    raise ValueError(
+        f"{name}: {what} contains infinity ({n_inf} value(s), {where}). Replace or clip the infinite values "
+        "(e.g. numpy.nan_to_num) or drop those rows."
+    )
+
+
 def _vstack(blocks):
     if any(sp.issparse(b) for b in blocks):
         return sp.vstack([sp.csr_matrix(b) for b in blocks], format="csr")
     return np.vstack(blocks)
 
 
-def stack_domains(Xs, ys, Xt, yt=None):
+def stack_domains(Xs, ys, Xt, yt=None, *, estimator=None):
     """Stack source and target data into the ``(X, y, sample_domain)`` form.
 
     Target labels ``yt`` (if any) are replaced by :data:`MASKED`; pass them only if you want the
     shapes to line up: they are not kept. Source rows get domain ``1``, target rows ``-1``.
+    ``estimator`` (or its name) is named in the error messages.
 
     Returns
     -------
     X, y, sample_domain
     """
+    name = "stack_domains" if estimator is None else _strategy_name(estimator)
+    Xs = Xs if sp.issparse(Xs) or hasattr(Xs, "shape") else np.asarray(Xs)
+    Xt = Xt if sp.issparse(Xt) or hasattr(Xt, "shape") else np.asarray(Xt)
+    if len(Xs.shape) == 2 and len(Xt.shape) == 2 and Xs.shape[1] != Xt.shape[1]:
+        raise ValueError(
+            f"{name}: Xs has {Xs.shape[1]} features but Xt has {Xt.shape[1]}; source and target rows must have "
+            "the same features (columns), in the same order. Select or align the columns of both domains."
+        )
     Xs_n, Xt_n = Xs.shape[0], Xt.shape[0]
     ys = np.asarray(ys)
     if ys.shape[0] != Xs_n:
-        raise ValueError(f"Xs has {Xs_n} rows but ys has {ys.shape[0]} labels; pass one label per source row.")
+        raise ValueError(f"{name}: Xs has {Xs_n} rows but ys has {ys.shape[0]} labels; pass one label per source row.")
     if yt is not None and np.asarray(yt).shape[0] != Xt_n:
-        raise ValueError(f"Xt has {Xt_n} rows but yt has {np.asarray(yt).shape[0]} labels.")
+        raise ValueError(f"{name}: Xt has {Xt_n} rows but yt has {np.asarray(yt).shape[0]} labels; pass one per target row.")
     if ys.dtype.kind in "iuf":
         y = np.concatenate([ys.astype(np.result_type(ys.dtype, np.int64)), np.full(Xt_n, MASKED)])
     else:  # strings or objects: the target placeholder is never read, keep the caller's label type
@@ -146,7 +255,7 @@ def split_domains(estimator, X, y, sample_domain, *, reset: bool = True, accept_
     Sets ``n_features_in_`` on ``estimator`` (via sklearn's ``validate_data``) when ``reset``.
     """
     name = type(estimator).__name__
-    X = validate_data(estimator, X, reset=reset, accept_sparse="csr" if accept_sparse else False, dtype=[np.float64, np.float32])
+    X = check_input(estimator, X, reset=reset, accept_sparse="csr" if accept_sparse else False, dtype=[np.float64, np.float32])
     if y is None:
         raise ValueError(f"{name} requires y to be passed, but the target y is None (pass the labels of the source rows).")
     y = _as_1d_labels(name, y, X.shape[0])
@@ -154,17 +263,23 @@ def split_domains(estimator, X, y, sample_domain, *, reset: bool = True, accept_
     is_source = sd > 0
     if not np.any(is_source):
         raise ValueError(
-            f"{name}: no source rows (every sample_domain is negative). A domain-adaptation strategy needs "
-            "labelled source rows with positive sample_domain."
+            f"{name}: no source rows (every sample_domain is negative, or X has no rows). A domain-adaptation "
+            "strategy needs labelled source rows with positive sample_domain."
         )
     y_source_raw = y[is_source]  # fancy indexing: a copy; target labels are never read
+    if y_source_raw.dtype.kind in "iufO" and np.all(y_source_raw == MASKED):
+        raise ValueError(
+            f"{name}: no source labels: every source row's label is {MASKED}, the mask of unlabelled rows. "
+            "A domain-adaptation strategy learns from labelled source rows: pass their labels in y."
+        )
     if y_source_raw.dtype.kind == "f" and not np.all(np.isfinite(y_source_raw)):
         raise ValueError(f"{name}: source labels contain NaN or inf.")
     check_classification_targets(y_source_raw)
     classes, y_source = np.unique(y_source_raw, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"{name}: the source labels contain only one class ({classes[0]!r}); a classifier needs at least 2 classes."
+            f"{name}: the source labels contain only one class ({classes[0]!r}); a classifier needs at least 2 "
+            "classes: pass labelled source rows of at least two classes."
         )
     rows_s = np.flatnonzero(is_source)
     rows_t = np.flatnonzero(~is_source)
@@ -207,6 +322,8 @@ class BaseDomainAdaptationClassifier(ClassifierMixin, BaseStrategy):
 
     #: whether the strategy accepts scipy sparse input
     _accept_sparse = True
+    #: the fewest target rows the strategy can adapt to (when it is given any); e.g. 2 for a covariance
+    _min_target_rows = 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -231,18 +348,24 @@ class BaseDomainAdaptationClassifier(ClassifierMixin, BaseStrategy):
         self
         """
         split = split_domains(self, X, y, sample_domain, accept_sparse=self._accept_sparse)
+        n_target = split.X_target.shape[0]
+        if 0 < n_target < self._min_target_rows:
+            raise ValueError(
+                f"{type(self).__name__}: needs at least {self._min_target_rows} target rows (negative sample_domain) "
+                f"to adapt, got {n_target}; pass more target rows, or none (all rows source) for its source-only form."
+            )
         self.classes_ = split.classes
         self._fit(split)
         return self
 
     def fit_domains(self, Xs, ys, Xt):
         """Convenience form of :meth:`fit`: source data ``(Xs, ys)`` and unlabelled target ``Xt``."""
-        X, y, sd = stack_domains(Xs, ys, Xt)
+        X, y, sd = stack_domains(Xs, ys, Xt, estimator=self)
         return self.fit(X, y, sample_domain=sd)
 
     def _validate_predict_X(self, X, sample_domain=None):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, accept_sparse="csr" if self._accept_sparse else False, dtype=[np.float64, np.float32])
+        X = check_input(self, X, reset=False, accept_sparse="csr" if self._accept_sparse else False, dtype=[np.float64, np.float32])
         if sample_domain is not None:
             _check_sample_domain(self, sample_domain, X.shape[0])
         return X
@@ -279,10 +402,15 @@ class BaseInductiveClassifier(ClassifierMixin, BaseStrategy):
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None (pass the labelled target rows).")
         y = _as_1d_labels(name, y, n_rows)
+        if n_rows == 0:
+            raise ValueError(f"{name}: X has no rows (0 samples); pass at least 2 labelled rows, of two classes.")
         check_classification_targets(y)
         classes, encoded = np.unique(y, return_inverse=True)
         if len(classes) < 2:
-            raise ValueError(f"{name}: y contains only one class ({classes[0]!r}); a classifier needs at least 2 classes.")
+            raise ValueError(
+                f"{name}: y contains only one class ({classes[0]!r}); a classifier needs at least 2 classes: "
+                "pass labelled rows of at least two classes."
+            )
         self.classes_ = classes
         return encoded.astype(int)
 

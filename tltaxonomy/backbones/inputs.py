@@ -12,9 +12,10 @@ import hashlib
 import math
 
 import numpy as np
-from sklearn.utils.validation import check_memory, validate_data
+from sklearn.utils.validation import check_memory
 from torch import nn
 
+from ..base import check_input
 from .pretrain import extract_features
 from .registry import get_backbone_factory, is_registered
 from .text import is_text
@@ -58,7 +59,7 @@ class BackboneInputMixin:
         text_shape = None
         if is_text(X):  # strings: the text backbone's tokenizer turns them into rows of ids and masks
             X, text_shape = self._tokenize(X, reset=reset)
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
+        X = check_input(self, X, reset=reset, dtype=np.float32)
         if reset:  # None = flat vectors of X's width (for MLP backbones)
             if text_shape is not None:
                 self.input_shape_ = text_shape

@@ -34,9 +34,9 @@ from sklearn.decomposition import MiniBatchDictionaryLearning, SparseCoder
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
+from sklearn.utils.validation import check_is_fitted, check_memory
 
-from ..base import BaseInductiveClassifier, _check_sample_domain
+from ..base import BaseInductiveClassifier, _check_sample_domain, check_input
 from ..registry import register
 
 __all__ = ["SparseAutoencoder", "SparseCoding", "SelfTaughtClassifier"]
@@ -201,7 +201,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def fit(self, X, y=None):
         """Learn the autoencoder on the rows of ``X`` (``y`` is ignored)."""
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float64)
+        X = check_input(self, X, dtype=np.float64)
         self._check_range(X)
         theta0 = self.init_parameters(X.shape[1])
         res = minimize(
@@ -219,7 +219,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def transform(self, X) -> np.ndarray:
         """Hidden activations :math:`\\sigma(W_1 x + b_1)`, shape (n_samples, n_components)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = check_input(self, X, reset=False, dtype=np.float64)
         return expit(X @ self.W1_.T + self.b1_)
 
     def reconstruct(self, X) -> np.ndarray:
@@ -296,7 +296,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def fit(self, X, y=None):
         """Learn the bases on the rows of ``X`` (``y`` is ignored)."""
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float64)  # float64: the lasso's duality-gap test fails in float32
+        X = check_input(self, X, dtype=np.float64)  # float64: the lasso's duality-gap test fails in float32
         dl = MiniBatchDictionaryLearning(
             n_components=int(self.n_components), alpha=float(self.alpha), max_iter=int(self.max_iter),
             batch_size=int(self.batch_size), random_state=self.random_state, fit_algorithm="cd",
@@ -309,7 +309,7 @@ class SparseCoding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def transform(self, X) -> np.ndarray:
         """The sparse codes of the rows of ``X``, shape (n_samples, n_components)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = check_input(self, X, reset=False, dtype=np.float64)
         alpha = float(self.alpha if self.transform_alpha is None else self.transform_alpha)
         coder = SparseCoder(dictionary=self.components_, transform_algorithm=self.transform_algorithm,
                             transform_alpha=alpha, transform_max_iter=2000)
@@ -391,7 +391,7 @@ class SelfTaughtClassifier(TransformerMixin, BaseInductiveClassifier):
         sample_domain : ignored (accepted for the toolkit's common signature; must match ``X``).
         """
         self._validate_params()
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = check_input(self, X, dtype=[np.float64, np.float32])
         _check_sample_domain(self, sample_domain, X.shape[0])
         y_enc = self._encode_labels(y, X.shape[0])
         if X_unlabelled is None:
@@ -399,7 +399,7 @@ class SelfTaughtClassifier(TransformerMixin, BaseInductiveClassifier):
         else:
             if getattr(X_unlabelled, "shape", (1,))[0] == 0:
                 raise ValueError(f"{type(self).__name__}: X_unlabelled has no rows; pass unlabelled rows or None.")
-            U = validate_data(self, X_unlabelled, reset=False, dtype=[np.float64, np.float32])
+            U = check_input(self, X_unlabelled, what="X_unlabelled", reset=False, dtype=[np.float64, np.float32])
         self.n_unlabelled_ = int(U.shape[0])
         if self.feature_learner == "passthrough":
             self.feature_learner_ = None
@@ -418,7 +418,7 @@ class SelfTaughtClassifier(TransformerMixin, BaseInductiveClassifier):
     def transform(self, X) -> np.ndarray:
         """The learned features of ``X``."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = check_input(self, X, reset=False, dtype=[np.float64, np.float32])
         return self._features(X)
 
     def predict(self, X) -> np.ndarray:

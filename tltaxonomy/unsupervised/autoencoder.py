@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..backbones import extract_features
+from ..base import check_input
 from ..training import Trainer, TrainState, seeded
 
 __all__ = ["Autoencoder", "mlp_stack"]
@@ -203,7 +204,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self
         """
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float32)
+        X = check_input(self, X, dtype=np.float32)
         widths = self._widths(X.shape[1])
         with seeded(self.random_state):
             net = _AutoencoderNet(mlp_stack(widths), mlp_stack(widths[::-1]))
@@ -227,12 +228,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def transform(self, X) -> np.ndarray:
         """Codes :math:`f(x)` of the rows of ``X``, float32 of shape (n_samples, n_components)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = check_input(self, X, reset=False, dtype=np.float32)
         return extract_features(self.encoder_, X, input_shape=(X.shape[1],), batch_size=self.batch_size, device=self.device)
 
     def reconstruct(self, X) -> np.ndarray:
         """Reconstructions :math:`g(f(x))` of the rows of ``X``, float32 of shape (n_samples, n_features_in_)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
+        X = check_input(self, X, reset=False, dtype=np.float32)
         net = _AutoencoderNet(self.encoder_, self.decoder_)
         return extract_features(net, X, input_shape=(X.shape[1],), batch_size=self.batch_size, device=self.device)

@@ -34,9 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import validate_data
 
-from ..base import BaseTransferClusterer
+from ..base import BaseTransferClusterer, check_input
 from ..registry import register
 
 __all__ = [
@@ -180,7 +179,7 @@ class _BaseCoClustering(BaseTransferClusterer):
         return tags
 
     def _check(self, X, *, reset: bool = True) -> sp.csr_matrix:
-        X = validate_data(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
+        X = check_input(self, X, accept_sparse="csr", dtype=np.float64, reset=reset)
         return joint_distribution(type(self).__name__, X)
 
     def _check_k(self, what: str, k: int, n: int) -> None:
@@ -342,7 +341,7 @@ class SelfTaughtClustering(_BaseCoClustering):
         if X_auxiliary is not None:
             if getattr(X_auxiliary, "shape", (1,))[0] == 0:
                 raise ValueError(f"{type(self).__name__}: X_auxiliary has no rows; pass auxiliary rows or None.")
-            A = validate_data(self, X_auxiliary, accept_sparse="csr", dtype=np.float64, reset=False)
+            A = check_input(self, X_auxiliary, what="X_auxiliary", accept_sparse="csr", dtype=np.float64, reset=False)
             k_aux = int(self.n_clusters if self.n_auxiliary_clusters is None else self.n_auxiliary_clusters)
             self._check_k("n_auxiliary_clusters", k_aux, A.shape[0])
             sides.append(_Side.build(joint_distribution(type(self).__name__, A), k_aux, np.zeros(A.shape[0], dtype=int)))

@@ -42,12 +42,12 @@ import torch
 from sklearn.base import TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..backbones import build_backbone
 from ..backbones.inputs import BackboneInputMixin
-from ..base import BaseTransferClusterer
+from ..base import BaseTransferClusterer, check_input
 from ..registry import register
 from ..training import Trainer, TrainState, resolve_device, seeded
 from .autoencoder import Autoencoder
@@ -455,7 +455,7 @@ class DEC(TransformerMixin, BackboneInputMixin, BaseTransferClusterer):
             return _Embedding(encoder.requires_grad_(True), self.input_shape_)
         rows = X
         if self._uses_unlabelled:
-            rows = validate_data(self, X_auxiliary, reset=False, dtype=np.float32)
+            rows = check_input(self, X_auxiliary, what="X_auxiliary", reset=False, dtype=np.float32)
         params = {"device": self.device, "random_state": self.random_state, **(self.autoencoder_kwargs or {})}
         self.autoencoder_ = Autoencoder(**params).fit(rows)
         return _Embedding(copy.deepcopy(self.autoencoder_.encoder_), (X.shape[1],))
@@ -495,6 +495,8 @@ class DEC(TransformerMixin, BackboneInputMixin, BaseTransferClusterer):
         self._validate_params()
         self._check_init(X_auxiliary)
         X = self._check_X(X, reset=True)
+        if X_auxiliary is not None and not self._uses_unlabelled:  # not used, but it must share X's input space
+            check_input(self, X_auxiliary, what="X_auxiliary", reset=False, dtype=np.float32)
         n = X.shape[0]
         if self.n_clusters > n:
             raise ValueError(

@@ -31,11 +31,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler, normalize
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ..backbones import BackboneInputMixin, build_backbone, cached_features, is_text
-from ..base import BaseTransferClusterer
+from ..base import BaseTransferClusterer, check_input
 from ..registry import register
 from ..training import seeded
 
@@ -283,7 +283,7 @@ class FeatureClustering(BackboneInputMixin, TransformerMixin, BaseTransferCluste
                 "X.toarray(), or cluster the sparse rows without an encoder (backbone=None, pretrained=None)."
             )
         if sp.issparse(X):  # word counts, bag-of-words: clustered as they are
-            X = validate_data(self, X, reset=reset, accept_sparse="csr", dtype=np.float32)
+            X = check_input(self, X, reset=reset, accept_sparse="csr", dtype=np.float32)
             if reset:
                 self.input_shape_ = (X.shape[1],)
             return X
@@ -365,6 +365,8 @@ class FeatureClustering(BackboneInputMixin, TransformerMixin, BaseTransferCluste
                 "given; pass X_auxiliary=... (unlabelled rows of the same input space) or set representation_data='target'."
             )
         X = self._check_input(X, reset=True)
+        if X_auxiliary is not None and not self._uses_unlabelled:  # not used, but it must share X's input space
+            self._check_input(X_auxiliary, reset=False)
         n = X.shape[0]
         if self.n_clusters > n:
             raise ValueError(f"{name}: n_clusters={self.n_clusters} is larger than the {n} rows of X; lower n_clusters or pass more rows.")
@@ -414,6 +416,7 @@ class FeatureClustering(BackboneInputMixin, TransformerMixin, BaseTransferCluste
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]  # features are computed in float32
+        tags.input_tags.sparse = not self._has_encoder  # sparse rows are clustered as they are, never encoded
         return tags
 
     def transform(self, X) -> np.ndarray:

@@ -29,10 +29,10 @@ from sklearn.base import clone
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..backbones import is_text
-from ..base import BaseTransferClusterer
+from ..base import BaseTransferClusterer, check_input
 from ..registry import register
 from .feature_clustering import CLUSTERERS, FeatureClustering
 
@@ -203,6 +203,11 @@ class UnsupervisedSearch(BaseTransferClusterer):
     def _uses_unlabelled(self) -> bool:
         return self.X_auxiliary_passthrough and bool(getattr(self._base_estimator(), "_uses_unlabelled", False))
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = self._base_estimator().__sklearn_tags__().input_tags.sparse  # the candidates' input
+        return tags
+
     def _base_estimator(self):
         return FeatureClustering() if self.estimator is None else self.estimator
 
@@ -220,7 +225,9 @@ class UnsupervisedSearch(BaseTransferClusterer):
         """
         self._validate_params()
         if not is_text(X):  # documents go to the candidates as they are (their own vectoriser)
-            X = validate_data(self, X, accept_sparse=True, dtype=None, ensure_min_samples=2)
+            X = check_input(self, X, accept_sparse=True, dtype=None, ensure_min_samples=2)
+            if X_auxiliary is not None and not is_text(X_auxiliary):
+                check_input(self, X_auxiliary, what="X_auxiliary", reset=False, accept_sparse=True, dtype=None)
         base = self._base_estimator()
         candidates = _grid({"clusterer": list(CLUSTERERS)} if self.param_grid is None else self.param_grid)
         valid = set(base.get_params())
@@ -281,5 +288,7 @@ class UnsupervisedSearch(BaseTransferClusterer):
                 f"UnsupervisedSearch: the selected {type(self.best_estimator_).__name__} cannot assign new rows "
                 "(no predict); use labels_ for the fitted rows."
             )
+        if not is_text(X):  # the search's own check first, so that its errors name UnsupervisedSearch
+            check_input(self, X, reset=False, accept_sparse=True, dtype=None)
         return self.best_estimator_.predict(X)
 

@@ -17,11 +17,11 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ...backbones import build_backbone, feature_dim
-from ...base import BaseStrategy
+from ...base import BaseStrategy, check_input
 from ...registry import register
 from ...training import Trainer
 from .weighting import COMBINERS, make_combiner
@@ -83,7 +83,10 @@ def check_multitask_targets(name: str, Y, n_rows: int) -> np.ndarray:
         raise ValueError(f"{name}: Y contains inf; use NaN for an unobserved label.")
     for t in range(Y.shape[1]):
         if (~np.isnan(Y[:, t])).sum() < 2:
-            raise ValueError(f"{name}: task {t} has fewer than 2 labelled rows; every task needs labels to learn from.")
+            raise ValueError(
+                f"{name}: task {t} has fewer than 2 labelled (non-NaN) rows in Y; every task needs labels to learn "
+                "from: add labelled rows for it or drop that column of Y."
+            )
     return Y
 
 
@@ -284,7 +287,7 @@ class HardSharingMTL(BaseStrategy):
         """Train on ``X`` and the multi-task targets ``Y`` (n_samples, n_tasks), NaN = unobserved."""
         self._validate_params()
         name = type(self).__name__
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        X = check_input(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         Y_raw = np.asarray(Y)
         Yf = check_multitask_targets(name, Y_raw, X.shape[0])
         T = Yf.shape[1]
@@ -335,7 +338,7 @@ class HardSharingMTL(BaseStrategy):
 
     def _outputs(self, X) -> list[np.ndarray]:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32])
+        X = check_input(self, X, reset=False, accept_sparse="csr", dtype=[np.float64, np.float32])
         Xd = self._dense(X)
         outs: list[list[np.ndarray]] = [[] for _ in range(self.n_tasks_)]
         with torch.no_grad():

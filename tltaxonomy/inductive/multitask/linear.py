@@ -32,9 +32,9 @@ from sklearn.base import RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ...base import BaseStrategy
+from ...base import BaseStrategy, check_input
 from ...metrics import explained_variance as _explained_variance_1d
 from ...registry import register
 
@@ -368,7 +368,7 @@ class _BaseMultiTaskLinear(RegressorMixin, BaseStrategy):
 
     # ---- validation --------------------------------------------------------------------------------
     def _check_X(self, X, *, reset: bool) -> np.ndarray:
-        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite=False)
+        X = check_input(self, X, reset=reset, dtype=np.float64, allow_nan=True)  # its own message below
         if not np.all(np.isfinite(X)):
             raise ValueError(
                 f"{type(self).__name__}: X contains NaN or inf. NaN marks a missing label in Y, never a missing "
