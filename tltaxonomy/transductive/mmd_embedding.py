@@ -324,7 +324,7 @@ class _MMDEmbedding(BaseDomainAdaptationClassifier):
         self.nystroem_ = None
         if self.approximation_ == "nystroem":
             self.X_fit_ = None
-            self.nystroem_ = self._fit_nystroem(Xn)
+            self.nystroem_, F = self._fit_nystroem(Xn)
         else:
             if self.kernel != "primal":
                 # F (n x n), F^T F, its centred copy and eigh's eigenvectors + workspace
@@ -333,7 +333,7 @@ class _MMDEmbedding(BaseDomainAdaptationClassifier):
                     fix='Use approximation="nystroem" (n_landmarks=500: memory and time linear in n), or kernel="primal".',
                 )
             self.X_fit_ = None if self.kernel == "primal" else Xn
-        F = self._features(Xn)
+            F = self._features(Xn)
         whitened = _Whitened(F)
         if whitened.degenerate:
             warnings.warn(
@@ -360,14 +360,16 @@ class _MMDEmbedding(BaseDomainAdaptationClassifier):
         self.n_iter_ = n_iter
 
     def _fit_nystroem(self, Xn):
-        r"""The map :math:`\psi(x) = \phi(x)\, G^{1/2}` of the module docstring, as one NystroemMap."""
+        r"""The map :math:`\psi(x) = \phi(x)\, G^{1/2}` of the module docstring, as one NystroemMap, and
+        :math:`\Psi` (the training rows' features, n x m)."""
         phi_map = nystroem_map(
             Xn, kernel=self.kernel, gamma=self.gamma, n_landmarks=self.n_landmarks, random_state=self.random_state
         )
         Phi = phi_map.transform(Xn)
         g, V = np.linalg.eigh(Phi.T @ Phi)
         G_half = (V * np.sqrt(np.clip(g, 0.0, None))) @ V.T
-        return type(phi_map)(landmarks=phi_map.landmarks, T=phi_map.T @ G_half, kernel=phi_map.kernel, gamma=phi_map.gamma)
+        psi_map = type(phi_map)(landmarks=phi_map.landmarks, T=phi_map.T @ G_half, kernel=phi_map.kernel, gamma=phi_map.gamma)
+        return psi_map, Phi @ G_half
 
     # -- prediction -------------------------------------------------------------------------------
     def _embed(self, X):

@@ -243,19 +243,22 @@ def _project_box_sum(v, B, lower, upper):
     return np.clip(v - 0.5 * (lo + hi), 0.0, B)
 
 
-def _kmm_qp_low_rank(Phi, kappa, B, lower, upper, jitter, max_iter=2000, tol=1e-5):
+def _kmm_qp_low_rank(Phi, kappa, B, lower, upper, jitter, max_iter=1000, tol=1e-4):
     r"""The KMM QP with :math:`K = \Phi\Phi^\top + \text{jitter}\, I` (``Phi``: n x m), by accelerated
     projected gradient (FISTA with gradient restart, O'Donoghue & Candès 2015).
 
-    Each step costs two products with :math:`\Phi` (:math:`O(nm)`) and one projection onto the box and
+    Each step costs two products with :math:`\Phi` (:math:`O(nm)`, in float32) and one projection onto the box and
     the sum band (:func:`_project_box_sum`, :math:`O(n)`): linear in :math:`n`, and :math:`K` is never
     formed. Step :math:`1/L`, :math:`L = \lambda_{\max}(\Phi^\top\Phi) + \text{jitter}`. Stops when a
     step moves :math:`\beta` by less than ``tol`` (relative), or after ``max_iter`` steps. Returns
     ``(beta, converged, n_iter)``.
     """
     n = kappa.shape[0]
-    L = float(np.linalg.eigvalsh(Phi.T @ Phi)[-1]) + jitter
-    grad = lambda b: Phi @ (Phi.T @ b) + jitter * b - kappa  # noqa: E731
+    # the two products per step read Phi from memory (they are memory-bound): float32 halves that, and
+    # its ~1e-7 relative rounding is far below the stopping tolerance
+    P = np.asarray(Phi, dtype=np.float32)
+    L = float(np.linalg.eigvalsh((P.T @ P).astype(np.float64))[-1]) * (1 + 1e-4) + jitter
+    grad = lambda b: (P @ (P.T @ b.astype(np.float32))).astype(np.float64) + jitter * b - kappa  # noqa: E731
     beta = _project_box_sum(np.ones(n), B, lower, upper)
     y, t = beta.copy(), 1.0
     for it in range(1, max_iter + 1):
@@ -286,7 +289,7 @@ def kmm_weights(
     return_info=False,
     approximation="auto",
     n_landmarks=500,
-    max_iter=2000,
+    max_iter=1000,
 ):
     r"""Kernel Mean Matching weights of the source rows (Huang et al., NIPS 2007).
 
@@ -344,9 +347,10 @@ def kmm_weights(
         ``"auto"`` = exact up to 10 000 rows (source + target), Nyström above.
     n_landmarks : int, default=500
         Nyström landmarks (drawn with ``random_state``).
-    max_iter : int, default=2000
+    max_iter : int, default=1000
         Projected-gradient steps of the Nyström variant (it stops earlier when a step changes the
-        weights by less than 1e-5, relative).
+        weights by less than 1e-4, relative: measured against the exact QP on 500 + 400 rows, the
+        objective is then within 0.1-5% of the exact optimum, relative to the uniform weights' gap).
 
     Returns
     -------
