@@ -133,8 +133,8 @@ def bench_setting(setting: Setting, methods: list[str], n_steps: int, rounds: in
             return time_steps("source_only", setting, n_steps, batch_size=2 * setting.batch_size, data=data, clock=clock)
         return time_steps(name, setting, n_steps, data=data, clock=clock)
 
-    for name in names:  # warm-up: first calls allocate, JIT-select kernels, import
-        run(name) if n_steps <= 20 else None
+    for name in names:  # warm-up: first calls allocate, select kernels, import
+        run(name)
     times = {name: [] for name in names}
     for r in range(rounds):
         for name in names:
