@@ -162,11 +162,12 @@ def test_ray_sweep_of_4_jobs_on_a_local_instance(tmp_path):
 
 
 def test_sweep_summary_counts_failed_runs(tmp_path):
-    """In-process launcher: a job that fails still gets counted, and the sweep exits non-zero."""
+    """In-process launcher: a job that fails is counted, the jobs after it still run (Hydra's semantics:
+    the sweep fails at the end of the batch), and the sweep exits non-zero."""
     store = tmp_path / "store"
     cmd = [
         sys.executable, "-m", "tltaxonomy", "run", "-m", "strategy=source_only_linear", "dataset=gaussian_shift",
-        "task=covariate,no_such_task", "seed=0", f"runtime.store={store}", f"hydra.sweep.dir={tmp_path / 'mr'}",
+        "task=no_such_task,covariate", "seed=0", f"runtime.store={store}", f"hydra.sweep.dir={tmp_path / 'mr'}",
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=tmp_path, env=_ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode != 0
