@@ -692,3 +692,128 @@ def test_matrix_covers_every_strategy():
     assert covered == {s.name for s in ALL}
     # every setting gets its cases (none padded with skips)
     assert {_kind(s) for s in ALL} <= set(CASES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Misspelt configuration: one paragraph with the closest valid name (or all of them), exit 2, no trace.
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "closest"),
+    [
+        (["strategy=corall"], r"Unknown strategy 'corall'\. Did you mean 'coral'.*Valid strategies: .*source_only"),
+        (["dataset=offce_caltech_surf"], r"Unknown dataset 'offce_caltech_surf'\. Did you mean 'office_caltech_surf'"),
+        (["pretrain=sorce"], r"Unknown pretrain choice 'sorce'\. Did you mean 'source'\?.*Valid pretrain choices: none"),
+        (["-m", "strategy=coral,sourceonly"], r"Unknown strategy 'sourceonly'\. Did you mean 'source_only'"),
+        (["strategy.regg=1"], r"strategy=coral: Unknown hyper-parameter 'regg'\. Did you mean 'reg'\?.*Valid hyper-parameters: "),
+        (["strategy=tca", "strategy.n_component=5"], r"strategy=tca: Unknown hyper-parameter 'n_component'\. Did you mean 'n_components'"),
+        (["sed=1"], r"Unknown config key 'sed'\. Did you mean 'seed'\?.*Valid config keys: "),
+    ],
+    ids=["strategy", "dataset", "group_option", "sweep_value", "hyper_parameter", "hyper_parameter_of_option", "top_level_key"],
+)
+def test_misspelt_config_gets_the_closest_name(overrides, closest, capsys):
+    from tltaxonomy.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", *overrides])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tltax run: error: ") and len(err.splitlines()) == 1, err  # one paragraph
+    assert re.search(closest, err), err
+
+
+def test_misspelt_task_gets_the_closest_name_without_a_traceback(shared_data_dir, tmp_path):
+    # the task is a plain key, checked by the dataset registry inside the Hydra job
+    env = {**os.environ, "TLTAX_STORE": str(tmp_path / "store")}
+    env.pop("HYDRA_FULL_ERROR", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "tltaxonomy", "run", "strategy=coral", "dataset=office_caltech_surf", "task=A_to_X"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and "HYDRA_FULL_ERROR" not in out.stderr, out.stderr
+    assert re.search(r"Unknown task 'A_to_X'\. Did you mean 'A_to_W'.*Valid tasks: A_to_C", out.stderr), out.stderr
+
+
+def test_well_spelt_overrides_pass_the_check():
+    from tltaxonomy._overrides import check_overrides
+    from tltaxonomy.runner import CONF_DIR
+
+    check_overrides(["-m", "strategy=coral,tca", "strategy.reg=2", "dataset=office_caltech_surf", "task=A_to_W",
+                     "seed=1", "+strategy.extra=1", "hydra/launcher=basic", "protocol.labels_per_class=3",
+                     "strategy=choice(coral,sa)"], CONF_DIR)
+
+
+# ---------------------------------------------------------------------------------------------
+# Archives: members that would land outside the destination are refused before anything is written.
+# ---------------------------------------------------------------------------------------------
+def _malicious_tar(path, *members):
+    import io
+
+    with tarfile.open(path, "w:gz" if str(path).endswith(".gz") else "w") as tar:
+        for name, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                data = b"evil"
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:  # a symbolic link pointing outside
+                info.type = tarfile.SYMTYPE
+                info.linkname = "/etc/passwd"
+                tar.addfile(info)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("member", "kind"),
+    [("../evil.txt", "file"), ("/tmp/tltax-absolute-evil.txt", "file"), ("ok/../../evil.txt", "file"), ("link", "symlink")],
+    ids=["dotdot", "absolute", "nested_dotdot", "symlink"],
+)
+def test_safe_extract_refuses_members_outside_the_destination(tmp_path, member, kind):
+    from tltaxonomy._errors import DataFileError
+    from tltaxonomy.datasets._files import safe_extract
+
+    archive = _malicious_tar(tmp_path / "a.tar", ("good.txt", "file"), (member, kind))
+    dest = tmp_path / "out" / "inner"
+    with pytest.raises(DataFileError, match=rf"Refusing archive member '{re.escape(member)}' of .*a\.tar: .*"):
+        safe_extract(archive, dest)
+    assert not dest.exists()  # refused before anything was written
+    assert not (tmp_path / "out" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
+    assert not os.path.exists("/tmp/tltax-absolute-evil.txt")
+
+
+def test_safe_extract_refuses_zip_slip(tmp_path):
+    import zipfile
+
+    from tltaxonomy._errors import DataFileError
+    from tltaxonomy.datasets._files import safe_extract
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("good.txt", "ok")
+        zf.writestr("../evil.txt", "evil")
+    with pytest.raises(DataFileError, match=r"Refusing archive member '\.\./evil\.txt'"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_safe_extract_extracts_a_clean_archive(tmp_path):
+    from tltaxonomy.datasets._files import safe_extract
+
+    archive = _malicious_tar(tmp_path / "a.tar", ("dir/good.txt", "file"))
+    written = safe_extract(archive, tmp_path / "out")
+    assert written == [(tmp_path / "out" / "dir" / "good.txt").resolve()]
+    assert written[0].read_bytes() == b"evil"
+
+
+def test_dataset_readers_refuse_unsafe_member_names(tmp_path):
+    from tltaxonomy._errors import DataFileError
+    from tltaxonomy.datasets._real import _decode_office_domain
+    from tltaxonomy.datasets._text_clustering import _read_20news
+
+    news = _malicious_tar(tmp_path / "news.tar.gz", ("../evil.txt", "file"))
+    with pytest.raises(DataFileError, match=r"Refusing archive member '\.\./evil\.txt'"):
+        _read_20news((str(news), 0, 0))
+    office = _malicious_tar(tmp_path / "office.tar", ("images/amazon/../../../evil.txt", "file"))
+    with pytest.raises(DataFileError, match=r"Refusing archive member 'images/amazon/\.\./\.\./\.\./evil\.txt'"):
+        _decode_office_domain(office, "amazon", 32)
+    assert not (tmp_path.parent / "evil.txt").exists()

@@ -78,6 +78,6 @@ def unknown_name_error(kind: str, name: object, choices: Iterable[str]) -> Unkno
     msg = f"Unknown {kind} {name!r}."
     if close:
         msg += " Did you mean " + " or ".join(repr(c) for c in close) + "?"
-    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    plural = kind[:-1] + "ies" if kind.endswith("y") and kind[-2:-1] not in "aeiou" else kind + "s"
     msg += f" Valid {plural}: " + (", ".join(choices) if choices else "(none registered)") + "."
     return UnknownNameError(msg)

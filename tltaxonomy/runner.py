@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import ConfigError
+from ._errors import ConfigError, TLTaxonomyError
+from ._overrides import check_overrides
 from .protocols import run_protocol
 from .store import ResultStore, config_hash
 
@@ -180,10 +181,11 @@ def _effective_config(config: dict) -> dict:
         config.pop("pretrain", None)  # domain adaptation trains its network on the task itself
     hparams_seed = config.pop("hparams_seed", None)
     if hparams_seed is not None:  # null (the config as written) stays out of the hash: old records keep theirs
-        from .hparams import check_hparams_seed, hparams
+        from .hparams import applicable_hparams, check_hparams_seed, hparams
 
         config["hparams_seed"] = check_hparams_seed(hparams_seed)
-        config["hparams"] = hparams(getattr(cls, "_strategy_name", None) or cls.__name__, config["hparams_seed"])
+        drawn = hparams(getattr(cls, "_strategy_name", None) or cls.__name__, config["hparams_seed"])
+        config["hparams"] = applicable_hparams(config["strategy"], drawn)
     return config
 
 
@@ -540,13 +542,21 @@ def main(argv: list[str] | None = None) -> None:
         t = time.perf_counter()
         try:
             result = run_experiment(cfg)
-        except BaseException:
+        except BaseException as exc:
             _job_status("failed", time.perf_counter() - t)  # for the sweep's progress and summary
+            if isinstance(exc, TLTaxonomyError):  # a user's mistake (unknown task, bad value): its message, no trace
+                print(f"tltax run: error: {exc}", file=sys.stderr, flush=True)
+                raise SystemExit(2) from None
             raise
         _job_status("skipped" if result.reused else "done", time.perf_counter() - t, result.path.stem)
         print(_format_metrics(result), flush=True)
 
     old = sys.argv
+    try:  # misspelt groups, options and keys: one paragraph with the closest valid names, before Hydra
+        check_overrides(old[1:] if argv is None else list(argv), CONF_DIR)
+    except TLTaxonomyError as exc:
+        print(f"tltax run: error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     sys.argv = ["tltax run", *(old[1:] if argv is None else argv)]
     try:
         _app()

@@ -43,6 +43,8 @@ __all__ = [
     "ensure_file",
     "verify_file",
     "download_file",
+    "check_member_name",
+    "safe_extract",
 ]
 
 #: Environment variable naming the data directory.
@@ -610,3 +612,96 @@ def ensure_file(
     if not download:
         raise _not_found(remote, path, root, dataset)
     return download_file(remote, root, progress=progress, base_url=base_url, dataset=dataset)
+
+
+# ---------------------------------------------------------------------------------------------
+# Archives. The loaders read the members they need straight into memory (regular files only, names
+# checked against the expected layout and by :func:`check_member_name`); :func:`safe_extract` is the one
+# place that writes members to disk, and it refuses the whole archive before writing anything if a member
+# could land outside the destination.
+# ---------------------------------------------------------------------------------------------
+def check_member_name(name: str, archive: str | os.PathLike) -> str:
+    """Refuse an archive member whose name is absolute or climbs out of the extraction directory.
+
+    Raises
+    ------
+    DataFileError
+        For ``/abs/path``, ``C:\\path``, a name with a ``..`` component, or an empty / NUL-bearing name.
+    """
+    parts = name.replace("\\", "/").split("/")
+    if (
+        not name
+        or "\x00" in name
+        or name.startswith(("/", "\\"))
+        or (len(name) > 1 and name[1] == ":")
+        or ".." in parts
+    ):
+        raise DataFileError(
+            f"Refusing archive member {name!r} of {archive}: an absolute path or a '..' component would be written "
+            "outside the extraction directory. The archive is not a trusted one; obtain the file again from its pinned "
+            "source (`tltax data fetch DATASET`)."
+        )
+    return name
+
+
+def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> list[Path]:
+    """Extract a tar (any compression) or zip ``archive`` into ``dest``, refusing unsafe members.
+
+    Every member is checked before anything is written: names that are absolute or contain ``..``,
+    symbolic or hard links (in a tar), devices and FIFOs are refused with a
+    :class:`~tltaxonomy._errors.DataFileError` naming the member. On Python versions with tarfile
+    extraction filters, the ``"data"`` filter is applied as well (defence in depth).
+
+    Returns
+    -------
+    list of Path
+        The extracted regular files.
+    """
+    import tarfile
+    import zipfile
+
+    archive, dest = Path(archive), Path(dest)
+    root = dest.resolve()
+
+    def inside(name: str) -> Path:
+        check_member_name(name, archive)
+        target = (root / name).resolve()
+        if target != root and root not in target.parents:
+            raise DataFileError(f"Refusing archive member {name!r} of {archive}: it resolves outside {dest}.")
+        return target
+
+    written: list[Path] = []
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                inside(info.filename)
+                if (info.external_attr >> 16) & 0o170000 == 0o120000:  # a symlink stored by Info-ZIP
+                    raise DataFileError(f"Refusing archive member {info.filename!r} of {archive}: a symbolic link.")
+            dest.mkdir(parents=True, exist_ok=True)
+            for info in infos:
+                zf.extract(info, root)
+                if not info.is_dir():
+                    written.append(inside(info.filename))
+        return written
+    try:
+        tar = tarfile.open(archive)
+    except tarfile.TarError as exc:
+        raise DataFileError(f"{archive} is neither a tar nor a zip archive ({exc}).") from exc
+    with tar:
+        members = tar.getmembers()
+        for m in members:
+            inside(m.name)
+            if not (m.isfile() or m.isdir()):
+                kind = "link" if (m.issym() or m.islnk()) else "special file"
+                raise DataFileError(
+                    f"Refusing archive member {m.name!r} of {archive}: a {kind} (only regular files and directories "
+                    "are extracted)."
+                )
+        dest.mkdir(parents=True, exist_ok=True)
+        extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        for m in members:
+            tar.extract(m, root, **extra)
+            if m.isfile():
+                written.append(inside(m.name))
+    return written

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataFileError
 from ._core import Dataset, TaskSpec, register_dataset
-from ._files import REMOTE_FILES
+from ._files import REMOTE_FILES, check_member_name
 
 __all__ = ["OFFICE_CALTECH_CLASSES", "read_idx"]
 
@@ -681,6 +681,7 @@ def _decode_office_domain(tar_path: Path, folder: str, size: int) -> tuple[np.nd
             members = sorted((m for m in tar.getmembers() if m.isfile() and m.name.startswith(prefix)),
                              key=lambda m: m.name)
             for m in members:
+                check_member_name(m.name, tar_path)
                 parts = m.name[len(prefix):].split("/")
                 if len(parts) != 2 or parts[0] not in OFFICE_CALTECH_CLASSES:
                     raise DataFileError(f"Unexpected member {m.name!r} in {tar_path}. {hint}")

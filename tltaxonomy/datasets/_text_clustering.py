@@ -26,7 +26,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataFileError
 from ._core import Dataset, TaskSpec, register_dataset
-from ._files import REMOTE_FILES
+from ._files import REMOTE_FILES, check_member_name
 from ._real import _TEXT_DOMAINS, _key, _text_domain
 
 __all__ = ["AMAZON_DOMAINS", "NEWSGROUPS_TOP_CATEGORIES", "NEWSGROUPS_DEFAULT_CATEGORIES"]
@@ -168,8 +168,9 @@ def _read_20news(key: tuple[str, int, int]) -> tuple[tuple[str, ...], tuple[str,
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar:  # sequential: no seeking back in the gzip stream
-                if not member.isfile():
+                if not member.isfile():  # links, devices, directories: never read
                     continue
+                check_member_name(member.name, path)
                 parts = member.name.split("/")
                 if len(parts) != 3 or parts[0] not in split_of or parts[1].split(".")[0] not in NEWSGROUPS_TOP_CATEGORIES:
                     raise DataFileError(f"Unexpected member {member.name!r} in {path}: not the 20news-bydate layout. {hint}")
