@@ -133,3 +133,40 @@ def test_runner_applies_hparams_seed(tmp_store):
     assert rec["config"]["strategy"]["reg_e"] == 0.01  # the config as written; the override is `hparams`
     with pytest.raises(ConfigError, match="hparams_seed='x'"):
         record_key(compose_config([*base, "hparams_seed=x"]))
+
+
+def _strategy_configs():
+    return sorted(p.stem for p in (CONF_DIR / "strategy").glob("*.yaml"))
+
+
+def test_every_strategy_config_instantiates_with_drawn_hparams():
+    """Each conf/strategy file of a strategy with a space builds with a draw, and the draw is what it gets."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from tltaxonomy.hparams import applicable_hparams
+    from tltaxonomy.runner import _strategy_class
+
+    def load(option):  # the strategy node as composed (its interpolations are random_state: ${seed})
+        def resolve(v):
+            if isinstance(v, dict):
+                return {k: resolve(x) for k, x in v.items()}
+            return 0 if isinstance(v, str) and v.startswith("${") else v
+
+        return resolve(yaml.safe_load((CONF_DIR / "strategy" / f"{option}.yaml").read_text()))
+
+    checked = 0
+    for option in _strategy_configs():
+        cfg = load(option)
+        name = getattr(_strategy_class({"strategy": cfg}), "_strategy_name", None)
+        if name not in list_search_spaces():
+            continue
+        values = applicable_hparams(cfg, hparams(name, 1))
+        params = instantiate(apply_hparams(cfg, values), _convert_="all").get_params(deep=True)
+        assert {k: params[k] for k in values} == values, option
+        checked += 1
+    assert checked >= 30
+    # a 1-NN has no C: the SVM's C is left out of gfk_1nn's hyper-parameters
+    cfg = OmegaConf.to_container(compose_config(["strategy=gfk_1nn"]), resolve=True)["strategy"]
+    assert cfg == load("gfk_1nn")
+    assert set(applicable_hparams(cfg, hparams("gfk", 1))) == {"n_components"}

@@ -306,3 +306,13 @@ def test_cli_bench_selection_option_names_valid_protocols(capsys):
     assert main(["bench", "coral2016_surf_full", "--selection", "bogus", "--hparams", "2", "-q"]) == 2
     err = capsys.readouterr().err
     assert "Unknown selection protocol 'bogus'" in err and "oracle" in err
+
+
+def test_every_selection_config_composes():
+    from tltaxonomy.runner import CONF_DIR, compose_config
+
+    options = sorted(p.stem for p in (CONF_DIR / "selection").glob("*.yaml"))
+    assert options == ["none", "scores", "source_cv", "source_val"]
+    for option in options:
+        assert compose_config([f"selection={option}"]).selection == option
+    assert compose_config([]).selection is None and "source_val_fraction" not in compose_config([]).protocol

@@ -50,6 +50,7 @@ __all__ = [
     "IntLogUniform",
     "Choice",
     "OneC",
+    "applicable_hparams",
     "apply_hparams",
     "check_hparams_seed",
     "hparams",
@@ -311,6 +312,38 @@ def _default_svm(node: Mapping) -> dict:
     ``variant="released_code"`` (CORAL, SA), over :data:`~tltaxonomy.classifiers.DEFAULT_CS`."""
     kernel = "precomputed" if node.get("variant") == "released_code" else "linear"
     return {"_target_": "tltaxonomy.classifiers.CVSVC", "kernel": kernel, "Cs": list(_DEFAULT_CS)}
+
+
+def _accepts(target: str, name: str) -> bool:
+    import inspect
+
+    from hydra.utils import get_class
+
+    try:
+        params = inspect.signature(get_class(target)).parameters
+    except Exception:  # an unimportable target fails later, in instantiate, with hydra's message
+        return True
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def applicable_hparams(strategy_config: Mapping, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters of ``values`` that exist in this strategy config.
+
+    A nested hyper-parameter belongs to one kind of sub-estimator: ``estimator__Cs`` is the C grid of
+    the SVM, and a config whose ``estimator`` is a 1-NN (``gfk_1nn``, ``source_only_1nn``) or another
+    search (``source_only_svm_val``) has none, so it is left out (and out of the record and its hash).
+    """
+    out = {}
+    for name, value in values.items():
+        *parents, leaf = name.split("__")
+        node: Any = strategy_config
+        for part in parents:
+            child = node.get(part) if isinstance(node, Mapping) else None
+            node = _default_svm(node) if child is None and part == "estimator" and isinstance(node, Mapping) else child
+        if parents and isinstance(node, Mapping) and node.get("_target_") and not _accepts(node["_target_"], leaf):
+            continue
+        out[name] = value
+    return out
 
 
 def apply_hparams(strategy_config: Mapping, values: Mapping[str, Any]) -> dict:
