@@ -2,7 +2,8 @@
 
 ``tltax run ...``      one run or a Hydra multirun sweep (``-m``), e.g.
                        ``tltax run strategy=coral dataset=office_caltech_surf task=A_to_W seed=0``
-``tltax bench TABLE``  reproduce a published table, ours beside the paper's (``--format md|csv|latex|json``)
+``tltax bench TABLE``  reproduce a published table, ours beside the paper's (``--format md|csv|latex|json``);
+                       ``--selection all --hparams 8``: one table per selection protocol (the oracle labelled)
 ``tltax advise ...``   domain diagnostics of a task and what to try (``dataset=... task=...``)
 ``tltax compare ...``  rank strategies on a dataset's tasks with paired tests, Friedman / Nemenyi and a
                        critical-difference diagram (``strategy=[coral,sa] dataset=... task=all seeds=3``)

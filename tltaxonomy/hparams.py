@@ -16,6 +16,10 @@ them, nested ones with ``__`` (``estimator__Cs`` is the C grid of the strategy's
 is a fixed C). :func:`apply_hparams` writes a configuration into a strategy config node before
 :func:`hydra.utils.instantiate` builds it; the runner does this for the ``hparams_seed`` config key.
 
+Seed 0 applies the space's defaults, which are the strategy configs' values: for a table row that
+sets a declared hyper-parameter itself (``dann2016_amazon``'s ``strategy.lr=0.01``), every
+``hparams_seed``, 0 included, replaces the row's value; ``hparams_seed=null`` keeps the row as written.
+
 Examples
 --------
 >>> hparams("coral", 0)
