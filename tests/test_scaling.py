@@ -262,3 +262,21 @@ def test_scaling_benchmark_smoke(tmp_path):
     md = scaling.write_report(fake, tmp_path / "perf.md", tmp_path / "perf.png", d=16)
     assert (tmp_path / "perf.png").stat().st_size > 0
     assert "slope" in md and "| CORAL |" in md
+
+
+def test_memoize_skips_hashing_large_arrays(monkeypatch):
+    calls = []
+
+    @_linalg.memoize_on_content()
+    def f(X):
+        calls.append(1)
+        return np.asarray(X).sum(axis=0)
+
+    X = np.ones((50, 4))
+    f(X), f(X)
+    assert len(calls) == 1  # small: cached
+    monkeypatch.setattr(_linalg, "MEMO_MAX_ELEMENTS", 100)
+    out = f(X)
+    f(X)
+    assert len(calls) == 3  # large: computed each time, never hashed
+    assert not out.flags.writeable  # read-only either way

@@ -54,6 +54,16 @@ def content_key(value) -> object:
     return value
 
 
+#: Arguments larger than this (values, dense or stored sparse) bypass :func:`memoize_on_content`.
+MEMO_MAX_ELEMENTS = 1 << 24
+
+
+def _n_values(value) -> int:
+    if sp.issparse(value):
+        return int(value.nnz)
+    return int(value.size) if isinstance(value, np.ndarray) else 0
+
+
 def memoize_on_content(maxsize: int = 16):
     """Memoise a pure function of arrays by the *content* of its arguments (LRU, per process).
 
@@ -61,22 +71,30 @@ def memoize_on_content(maxsize: int = 16):
     new source draw and the same target rows, so target-only quantities (a PCA basis, a covariance
     square root) are computed once per process instead of once per fit. Results are returned
     read-only, so a caller cannot corrupt the cache; hashing a 1000 x 800 array takes a few ms, against
-    the 0.1-0.2 s of the eigendecomposition it saves. ``fn.cache_clear()`` empties the cache.
+    the 0.1-0.2 s of the eigendecomposition it saves. Arguments holding more than
+    :data:`MEMO_MAX_ELEMENTS` values in all are not hashed (nor cached): at 1M x 256 rows hashing costs
+    as much as the streamed covariance it would save, and such arrays are not refitted 20 times.
+    ``fn.cache_clear()`` empties the cache.
     """
 
     def decorate(fn):
         cache: OrderedDict = OrderedDict()
 
+        def read_only(result):
+            for arr in result if isinstance(result, tuple) else (result,):
+                if isinstance(arr, np.ndarray):
+                    arr.flags.writeable = False
+            return result
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            if sum(_n_values(a) for a in (*args, *kwargs.values())) > MEMO_MAX_ELEMENTS:
+                return read_only(fn(*args, **kwargs))
             key = (tuple(content_key(a) for a in args), tuple(sorted((k, content_key(v)) for k, v in kwargs.items())))
             if key in cache:
                 cache.move_to_end(key)
                 return cache[key]
-            result = fn(*args, **kwargs)
-            for arr in result if isinstance(result, tuple) else (result,):
-                if isinstance(arr, np.ndarray):
-                    arr.flags.writeable = False
+            result = read_only(fn(*args, **kwargs))
             cache[key] = result
             if len(cache) > maxsize:
                 cache.popitem(last=False)

@@ -249,31 +249,44 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="BLAS threads per fit (OMP/OPENBLAS/MKL_NUM_THREADS)")
     p.add_argument("--methods", default="", help="comma-separated subset, e.g. CORAL,TCA")
+    p.add_argument("--stream-ns", default="500000,1000000",
+                   help="extra n for CORAL and SA only (streamed covariance), timeout max(--timeout, 300 s); '' = none")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows of the other methods from the existing JSON next to --out (rerun a subset)")
     p.add_argument("--out", default=str(RESULTS / "perf_scaling.md"))
     args = p.parse_args(argv)
     ns = [n for n in (QUICK_NS if args.quick else FULL_NS) if n <= args.max_n]
     timeout = min(args.timeout, 60.0) if args.quick else args.timeout
     wanted = {m.strip().upper() for m in args.methods.split(",") if m.strip()}
+    stream_ns = [] if args.quick else [int(x) for x in args.stream_ns.split(",") if x.strip()]
+    out = pathlib.Path(args.out)
     t_start = time.perf_counter()
     rows = []
     for m, v in METHODS:
         if wanted and m.upper() not in wanted:
             continue
-        for n in ns:
+        for n in ns + (stream_ns if m in ("CORAL", "SA") else []):
+            timeout_n = max(timeout, 300.0) if n > args.max_n else timeout
             if (m, v) in QUADRATIC and n > args.max_exact_n:
                 break
-            r = run_subprocess(m, v, n, args.d, args.seed, timeout, args.threads)
+            r = run_subprocess(m, v, n, args.d, args.seed, timeout_n, args.threads)
             rows.append(r)
             shown = f"{r['fit_s']:.2f} s, peak {r['peak_mb']:.0f} MB, acc {r['acc']:.3f}" if r["status"] == "ok" else r["status"]
             print(f"{_label(m, v):32s} n={n:>7,}: {shown}", flush=True)
             if r["status"] != "ok":
                 break
     total = time.perf_counter() - t_start
-    out = pathlib.Path(args.out)
+    json_path = out.with_suffix(".json")
+    if args.merge and json_path.exists():
+        ran = {(r["method"], r["variant"]) for r in rows}
+        rows = [r for r in json.loads(json_path.read_text()) if (r["method"], r["variant"]) not in ran] + rows
+        order = {mv: i for i, mv in enumerate(METHODS)}
+        rows.sort(key=lambda r: (order[(r["method"], r["variant"])], r["n"]))
+    json_path.write_text(json.dumps(rows, indent=1))
     cmd = "python benchmarks/perf/scaling.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = write_report(rows, out, out.with_suffix(".png"), d=args.d, command=cmd.strip(), total_s=total, threads=args.threads)
     print(md)
-    print(f"whole run: {total:.0f} s; wrote {out} and {out.with_suffix('.png')}")
+    print(f"whole run: {total:.0f} s; wrote {out}, {out.with_suffix('.png')} and {json_path}")
 
 
 if __name__ == "__main__":
