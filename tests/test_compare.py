@@ -146,6 +146,8 @@ def test_cli_compare_end_to_end(tmp_path, capsys):
     assert out.startswith("dataset,strategy,task,mean") and len(out.strip().splitlines()) == 3
     assert main(["compare", "strategy=[corall]", "dataset=gaussian_shift"]) == 2
     assert "Did you mean 'coral'" in capsys.readouterr().err
+    assert main([args[0], "protocol.no_such_key=1", *args[1:]]) == 2
+    assert "does not compose (protocol.no_such_key=1)" in capsys.readouterr().err
 
 
 # --- tltax report ----------------------------------------------------------------------------------

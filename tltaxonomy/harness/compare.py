@@ -263,9 +263,14 @@ def run_compare(
                                  request.overrides)
     if len(request.strategies) < 2:
         raise ConfigError(f"tltax compare needs at least two strategies (the baseline {baseline!r} and another).")
+    from hydra.errors import HydraException
+
     spec = comparison_spec(request, metric=metric)
     store = ResultStore() if store is None else store
-    (result,) = run_tables((spec,), store=store, force=force, progress=progress, n_jobs=n_jobs)
+    try:
+        (result,) = run_tables((spec,), store=store, force=force, progress=progress, n_jobs=n_jobs)
+    except HydraException as exc:  # a bad pass-through override: say which, as `tltax run` would
+        raise ConfigError(f"An override of tltax compare does not compose ({' '.join(request.overrides)}): {exc}") from None
     return compare_result(result, baseline=baseline, alpha=alpha, selection=_record_selection(spec, store))
 
 
