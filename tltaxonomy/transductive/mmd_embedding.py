@@ -232,7 +232,8 @@ _COMMON_PARAMS = """
     kernel : {"primal", "linear", "rbf"}, default="primal"
         As in the authors' code: ``"primal"`` learns a d x k projection of the features (a d x d
         eigenproblem; fast when d is small); ``"linear"`` / ``"rbf"`` learn n x k coefficients on the
-        kernel rows against the training rows (an n x n eigenproblem, n = source + target rows).
+        kernel rows against the training rows (an n x n eigenproblem, n = source + target rows; with
+        ``approximation="nystroem"`` an m x m one on Nyström features, linear in n).
     reg : float > 0, default=1.0
         :math:`\\lambda`, the weight of :math:`\\operatorname{tr}(W^\\top W)` (``lambda`` in JDA/BDA code,
         :math:`\\mu` in Pan et al.). The JDA paper uses 1.0 on SURF and 0.1 on the digits.
