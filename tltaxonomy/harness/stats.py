@@ -9,9 +9,10 @@ What each function computes:
 - :func:`mean_se` — mean and standard error over seeds, :math:`s/\sqrt{n}` with the ``ddof=1``
   standard deviation (``None`` for one seed).
 - :func:`wilcoxon` — the paired Wilcoxon signed-rank test (two-sided), used against a baseline
-  across tasks (the task means) and across seeds within one task. Zero differences are split
-  between the positive and negative ranks (``zero_method="zsplit"``, as Demšar recommends); when
-  every difference is zero the p-value is 1.
+  across tasks (the task means) and across seeds within one task. The ranks of zero differences
+  are split evenly between the positive and negative sums (``zero_method="zsplit"``, as Demšar
+  recommends; scipy splits every zero where Demšar drops one of an odd number); when every
+  difference is zero the p-value is 1.
 - :func:`average_ranks` — rank 1 = best on each task, ties get the average of the ranks they span,
   then the mean over tasks.
 - :func:`friedman` — the Friedman test over the ranks (:func:`scipy.stats.friedmanchisquare`),
