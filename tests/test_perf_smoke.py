@@ -74,7 +74,7 @@ def test_deep_overhead_times_a_step_of_each_kind():
 def test_dann_throughput_fits_ours():
     thr = _load("dann_throughput")
     Xs, ys, Xt = thr.load_rows(64, synthetic=True)
-    assert thr.ours_fit(Xs, ys, Xt, steps=1) > 0
+    assert min(thr.ours_fit(Xs, ys, Xt, steps=1)) > 0
 
 
 def test_dann_throughput_fits_skada():
@@ -82,7 +82,7 @@ def test_dann_throughput_fits_skada():
     pytest.importorskip("skada")
     thr = _load("dann_throughput")
     Xs, ys, Xt = thr.load_rows(64, synthetic=True)
-    assert thr.skada_fit(Xs, ys, Xt) > 0
+    assert min(thr.skada_fit(Xs, ys, Xt)) > 0
 
 
 def test_gpu_check_skips_without_cuda_and_its_checks_run_on_cpu(capsys):
