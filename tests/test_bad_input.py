@@ -637,7 +637,7 @@ MULTITASK_CASES = [
     Case("inf_in_X", _m_inf, "raises", *INF),
     Case("n_features_fit_vs_predict", _m_predict_nfeat, "raises", *NFEAT),
     Case("empty_X", _m_empty, "raises", *EMPTY),
-    Case("no_labels", _m_no_labels, "raises", r"(observed|labelled) \(non-NaN\) rows", r"add labelled rows"),
+    Case("no_labels", _m_no_labels, "raises", r"(observed|labelled) (\(non-NaN\) )?rows", r"add labelled rows"),
     Case("Y_wrong_length", _m_rows, "raises", r"rows", r"one row|pass|same"),
     Case("sparse_accepted", _m_sparse, "works", applies=_accepts_sparse),
     Case("sparse_refused", _m_sparse_refused, "raises", *SPARSE_NO, applies=lambda info: not _accepts_sparse(info)),

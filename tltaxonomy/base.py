@@ -169,11 +169,11 @@ def _raise_not_finite(name: str, what: str, X) -> None:
     where = f"first at row {rows[0]}, column {cols[0]}"
     if n_nan:
         raise ValueError(
-            f"{name}: {what} contains NaN ({n_nan} value(s), {where}); {name} does not accept missing values. "
+            f"{name}: Input {what} contains NaN ({n_nan} value(s), {where}); {name} does not accept missing values. "
             "Impute them (e.g. sklearn.impute.SimpleImputer in a pipeline) or drop those rows."
         )
     raise ValueError(
-        f"{name}: {what} contains infinity ({n_inf} value(s), {where}). Replace or clip the infinite values "
+        f"{name}: Input {what} contains infinity ({n_inf} value(s), {where}). Replace or clip the infinite values "
         "(e.g. numpy.nan_to_num) or drop those rows."
     )
 

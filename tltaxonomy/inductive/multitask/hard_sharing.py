@@ -84,8 +84,8 @@ def check_multitask_targets(name: str, Y, n_rows: int) -> np.ndarray:
     for t in range(Y.shape[1]):
         if (~np.isnan(Y[:, t])).sum() < 2:
             raise ValueError(
-                f"{name}: task {t} has fewer than 2 labelled (non-NaN) rows in Y; every task needs labels to learn "
-                "from: add labelled rows for it or drop that column of Y."
+                f"{name}: task {t} has fewer than 2 labelled rows (non-NaN entries in its column of Y); every task "
+                "needs labels to learn from: add labelled rows for it or drop that column of Y."
             )
     return Y
 
