@@ -112,7 +112,7 @@ class CORAL(BaseDomainAdaptationClassifier):
         if Xs.shape[0] < 2 or Xt.shape[0] < 2:
             raise ValueError(
                 f"CORAL: needs at least 2 source and 2 target rows to estimate covariances, got "
-                f"{Xs.shape[0]} source and {Xt.shape[0]} target rows."
+                f"{Xs.shape[0]} source and {Xt.shape[0]} target rows; pass more rows."
             )
         self.A_ = coral_transform_matrix(Xs, Xt, self.reg) if split.has_target else np.eye(Xs.shape[1])
         XsA = np.asarray(Xs @ self.A_)

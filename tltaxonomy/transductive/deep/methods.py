@@ -913,6 +913,8 @@ class DeepCORAL(BaseDeepDA):
     Sun, Saenko. "Deep CORAL: Correlation Alignment for Deep Domain Adaptation." ECCV Workshops 2016.
     """
 
+    _min_target_rows = 2  # a target covariance needs at least 2 rows
+
     _extra = {"coral_layer": "logits"}
     _defaults = {"schedule": "constant"}
     _extra_constraints = {"coral_layer": [StrOptions({"logits", "features"})]}
@@ -961,6 +963,7 @@ class AdaBN(BaseDeepDA):
     """
 
     _uses_target = False
+    _min_target_rows = 2  # batch-norm statistics need at least 2 target rows
     _defaults = {"bottleneck_dim": 256}
 
     def _make_step(self, network, n_classes):
