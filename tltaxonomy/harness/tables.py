@@ -655,10 +655,11 @@ def run_selection_tables(
                 chosen_seeds.append(f"{row.name}: {' '.join(picks)}")
             how = ("chosen with the TARGET TEST LABELS — an upper bound, not a valid result" if proto.uses_target_labels
                    else "no target label used")
+            which = "the run at hparams_seed=0" if proto.metric is None else "the best under it"
             selection = (
-                f"{proto.label}, the best of {n_hparams} hyper-parameter draws per cell and seed (hparams_seed "
+                f"{proto.label}: {which} of {n_hparams} hyper-parameter draws per cell and seed (hparams_seed "
                 f"0..{n_hparams - 1} of tltaxonomy/hparams.py; 0 = the defaults), every run fitted with a seeded, "
-                f"stratified 20 % of the source rows held out (selection=scores); {how}"
+                f"stratified share (protocol.source_val_fraction) of the source rows held out (selection=scores); {how}"
             )
             notes = "Chosen hparams_seed per row (columns in order): " + "; ".join(chosen_seeds) + "."
             sel_spec = replace(spec, title=f"{spec.title} — {proto.title}", selection=selection, notes=notes)
