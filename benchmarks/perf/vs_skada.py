@@ -370,6 +370,8 @@ def parse_args(argv=None):
     p.add_argument("--cache", type=Path, default=None,
                    help="a JSON-lines file of finished cells: appended as cells finish, cells already in it are "
                         "not rerun (a killed run resumes)")
+    p.add_argument("--report-only", action="store_true",
+                   help="write the results file from the cells in --cache without running the missing ones")
     return p.parse_args(argv)
 
 
@@ -424,7 +426,7 @@ def main(argv=None) -> int:
     t_start = time.time()
     with threadpool_limits(limits=args.threads):
         for m in methods:
-            todo = [t for t in tasks if (m.name, t.dataset, t.name) not in cache]
+            todo = [] if args.report_only else [t for t in tasks if (m.name, t.dataset, t.name) not in cache]
             cells += [cache[m.name, t.dataset, t.name] for t in tasks if (m.name, t.dataset, t.name) in cache]
             if todo:
                 # one untimed warm-up of each library on the first task (imports, BLAS / POT initialisation)
@@ -441,15 +443,16 @@ def main(argv=None) -> int:
                 print(f"{m.name:14s} {task.dataset}:{task.name:7s} ours {100 * c.acc_ours:5.1f} "
                       f"skada {_fmt(None if c.acc_skada is None else 100 * c.acc_skada):>5s} "
                       f"t {c.t_ours:.3f}s / {_fmt(c.t_skada, '{:.3f}')}s ratio {_fmt(c.ratio, '{:.2f}')}", flush=True)
+    methods = [m for m in methods if any(c.method == m.name for c in cells)]
     rows = summarise(cells, methods)
     suite = geomean([r["ratio"] for r in rows if r["dataset"] == "all" and r["ratio"] is not None])
     table = summary_table(rows)
     print("\n" + table + f"\n\nsuite: geometric mean over methods of time ours/skada = {suite:.2f}")
     load = os.getloadavg()
-    text = f"""# Shallow DA: tltaxonomy vs skada (accuracy and wall time)
+    text = f"""# Shallow DA: tltaxonomy vs skada (accuracy and {'CPU' if args.clock == 'cpu' else 'wall'} time)
 
 Command: `python benchmarks/perf/vs_skada.py{' --quick' if args.quick else ''}{' --clock cpu' if args.clock == 'cpu' else ''}` (clock: {'CPU time of the process' if args.clock == 'cpu' else 'wall time'}, repeats = {repeats} alternating pairs per task,
-BLAS threads = {args.threads}, Amazon rows per domain = {args.amazon_rows or 'all'}). Total {time.time() - t_start:.0f} s.
+BLAS threads = {args.threads}, Amazon rows per domain = {args.amazon_rows or 'all'}). {'Written with --report-only from the cells of ' + str(args.cache.name) + ' (see below how they were measured).' if args.report_only else f'Total {time.time() - t_start:.0f} s.'}
 Versions: {versions()}. Machine: {platform.machine()}, {os.cpu_count()} cores; **other processes (six other
 agents' tests and benchmarks) were running on the same 2 cores**, load average at the end
 {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}: absolute seconds are inflated and noisy, which is why each
