@@ -51,8 +51,8 @@ _FAST: dict[str, dict] = {
             "backbone_kwargs": {"hidden": [8]}, "n_init": 1, "max_iter": 2, "device": "cpu", "random_state": 0},
     "feature_kmeans": {"n_clusters": 2, "n_init": 1, "device": "cpu", "random_state": 0},
     "feature_clustering": {"n_clusters": 2, "n_init": 1, "device": "cpu", "random_state": 0},
-    "unsupervised_search": {
-        "estimator": FeatureClustering(n_clusters=2, input_shape=None, n_init=1, random_state=0),
+    "unsupervised_search": {  # an encoder: dense input only, as the tags say (without one, k-means takes sparse rows)
+        "estimator": FeatureClustering(n_clusters=2, backbone="mlp", input_shape=None, n_init=1, random_state=0),
         "param_grid": {"clusterer": ["kmeans"]}, "random_state": 0,
     },
     "self_taught": {"feature_learner": SparseAutoencoder(n_components=4, decoder="linear", max_iter=5, random_state=0)},

@@ -150,7 +150,7 @@ def check_input(
             msg = f"{name}: {msg}"
         raise ValueError(msg) from exc
     if not allow_nan:
-        values = X.data if sp.issparse(X) else X
+        values = (X.data if X.format in ("csr", "csc", "coo", "bsr") else X.tocoo().data) if sp.issparse(X) else X
         if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
             _raise_not_finite(name, what, X)
     return X

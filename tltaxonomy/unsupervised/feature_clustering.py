@@ -416,7 +416,6 @@ class FeatureClustering(BackboneInputMixin, TransformerMixin, BaseTransferCluste
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]  # features are computed in float32
-        tags.input_tags.sparse = not self._has_encoder  # sparse rows are clustered as they are, never encoded
         return tags
 
     def transform(self, X) -> np.ndarray:

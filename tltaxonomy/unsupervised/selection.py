@@ -203,11 +203,6 @@ class UnsupervisedSearch(BaseTransferClusterer):
     def _uses_unlabelled(self) -> bool:
         return self.X_auxiliary_passthrough and bool(getattr(self._base_estimator(), "_uses_unlabelled", False))
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = self._base_estimator().__sklearn_tags__().input_tags.sparse  # the candidates' input
-        return tags
-
     def _base_estimator(self):
         return FeatureClustering() if self.estimator is None else self.estimator
 
@@ -248,7 +243,10 @@ class UnsupervisedSearch(BaseTransferClusterer):
         Z_ref = idx = None
         for params in candidates:
             est = clone(base).set_params(**params)
-            est.fit(X, **kwargs)
+            try:
+                est.fit(X, **kwargs)
+            except (ValueError, TypeError) as exc:  # the candidate's own message, under the search's name
+                raise type(exc)(f"UnsupervisedSearch: the candidate {params} cannot be fitted: {exc}") from exc
             if Z_ref is None:
                 Z_ref = est.transform(X) if self.space == "estimator" else np.asarray(X)
                 if Z_ref.dtype == object:
