@@ -531,6 +531,17 @@ class SweepProgress(_HydraCallback):
         _finish_sweep()
 
 
+def _single_run() -> bool:
+    """Whether the current Hydra job is a single run (not one job of a multirun sweep)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    try:
+        return HydraConfig.get().mode == RunMode.RUN
+    except ValueError:  # not inside a Hydra job
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Hydra entry point of ``tltax run`` (``argv`` are Hydra overrides and flags such as ``-m``)."""
     import sys
@@ -544,10 +555,10 @@ def main(argv: list[str] | None = None) -> None:
             result = run_experiment(cfg)
         except BaseException as exc:
             _job_status("failed", time.perf_counter() - t)  # for the sweep's progress and summary
-            if isinstance(exc, TLTaxonomyError):  # a user's mistake (unknown task, bad value): its message, no trace
+            if isinstance(exc, TLTaxonomyError) and _single_run():  # a user's mistake: its message, no trace
                 print(f"tltax run: error: {exc}", file=sys.stderr, flush=True)
                 raise SystemExit(2) from None
-            raise
+            raise  # in a sweep, Hydra counts the failed job and runs the others
         _job_status("skipped" if result.reused else "done", time.perf_counter() - t, result.path.stem)
         print(_format_metrics(result), flush=True)
 
