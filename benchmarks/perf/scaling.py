@@ -171,7 +171,8 @@ def write_report(rows, md_path, png_path, *, d: int, command: str = "", total_s:
     groups = [(m, v) for m, v in METHODS if any(r["method"] == m and r["variant"] == v for r in rows)]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     slopes = {}
-    for m, v in groups:
+    colours = plt.cm.tab20(np.linspace(0, 1, 20))
+    for i, (m, v) in enumerate(groups):
         g = [r for r in rows if r["method"] == m and r["variant"] == v]
         pts = sorted((r["n"], r["fit_s"]) for r in g if r.get("status") == "ok")
         s = slope(g)
@@ -179,7 +180,8 @@ def write_report(rows, md_path, png_path, *, d: int, command: str = "", total_s:
         if not pts:
             continue
         lab = _label(m, v) + (f", slope {s[0]:.2f}" if s else "")
-        ax.loglog(*zip(*pts), marker="o", linestyle="--" if (m, v) in QUADRATIC else "-", label=lab)
+        ax.loglog(*zip(*pts), marker="o", linestyle="--" if (m, v) in QUADRATIC else "-", label=lab,
+                  color=colours[(2 * i) % 20 + (2 * i) // 20])
     ax.set_xlabel("n (rows, half source half target)")
     ax.set_ylabel("fit time (s)")
     ax.set_title(f"Fit time against n (d = {d}); slope = least squares of log t on log n, upper range")
@@ -195,7 +197,7 @@ def write_report(rows, md_path, png_path, *, d: int, command: str = "", total_s:
             return ""
         if r.get("status") != "ok":
             return r["status"]
-        return f"{r[key]:.2f}" if key == "fit_s" else f"{r[key]:.0f}"
+        return {"fit_s": f"{r[key]:.2f}", "acc": f"{r[key]:.3f}"}.get(key, f"{r[key]:.0f}")
 
     head = "| method | " + " | ".join(f"{n:,}" for n in ns) + " | slope (range) |"
     sep = "|---|" + "---:|" * len(ns) + "---|"
