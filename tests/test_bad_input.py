@@ -817,3 +817,14 @@ def test_dataset_readers_refuse_unsafe_member_names(tmp_path):
     with pytest.raises(DataFileError, match=r"Refusing archive member 'images/amazon/\.\./\.\./\.\./evil\.txt'"):
         _decode_office_domain(office, "amazon", 32)
     assert not (tmp_path.parent / "evil.txt").exists()
+
+
+def test_safe_extract_refuses_a_file_that_is_not_an_archive(tmp_path):
+    from tltaxonomy._errors import DataFileError
+    from tltaxonomy.datasets._files import safe_extract
+
+    bogus = tmp_path / "bogus.tar"
+    bogus.write_bytes(b"not an archive")
+    with pytest.raises(DataFileError, match=r"bogus\.tar is neither a tar nor a zip archive"):
+        safe_extract(bogus, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
