@@ -740,6 +740,7 @@ def test_well_spelt_overrides_pass_the_check():
 
     check_overrides(["-m", "strategy=coral,tca", "strategy.reg=2", "dataset=office_caltech_surf", "task=A_to_W",
                      "seed=1", "+strategy.extra=1", "hydra/launcher=basic", "protocol.labels_per_class=3",
+                     "strategy._target_=tltaxonomy.transductive.CORAL", "runtime.store=/tmp/s", "hydra.sweep.dir=/tmp/m",
                      "strategy=choice(coral,sa)"], CONF_DIR)
 
 

@@ -115,11 +115,12 @@ def check_overrides(args: list[str], conf_dir: str | Path) -> None:
             continue
         param = rest.split(".", 1)[0]
         for option in selected.get(head, []):
-            config = _load(conf_dir / head / f"{option}.yaml")
-            if config is None or "defaults" in config:  # composed from other files: Hydra checks it
-                continue
-            keys = sorted(k for k in config if not str(k).startswith("_"))
-            if param not in keys:
+            path = conf_dir / head / f"{option}.yaml"
+            config = _load(path)
+            if config is None or "defaults" in config or "@package" in path.read_text():  # composed or moved
+                continue  # elsewhere: Hydra checks it
+            keys = sorted(str(k) for k in config if not str(k).startswith("_"))  # _target_ & co: valid, not suggested
+            if param not in config:
                 err = unknown_name_error("hyper-parameter" if head == "strategy" else "key", param, keys)
                 raise ConfigError(
                     f"{override}: {head}={option}: {err} (A constructor argument that the config does not list "
