@@ -262,3 +262,40 @@ def test_each_seed_of_a_table_runs_with_its_own_random_state():
     row = next(r for r in spec.rows if r.name == "DANN")
     direct = compose_config([*row.overrides, "dataset=digits", "task=MNIST_to_USPS", "seed=2"])
     assert record_key(jobs[2][3]) == record_key(direct)
+
+
+def test_divergence_column_is_label_free_cached_and_printed(coral_smoke, monkeypatch):
+    """``--divergence``: each task's proxy A-distance and MMD², computed once (cached in the store),
+    printed beside the task; a one-domain task gets no value and the reason is said."""
+    from tltaxonomy import advise as advise_mod
+    from tltaxonomy.harness.divergence import task_divergence
+
+    store, _ = coral_smoke
+    with_div = tables_mod.run_tables(("coral2016_surf_full",), rows=("NA",), columns=("D→W", "W→D"), store=store,
+                                     progress=False, divergence=True)[0]
+    div = with_div.divergence
+    assert set(div) == {"D→W", "W→D"}
+    for value in div.values():
+        # MMD² is the unbiased estimate: it can dip just below 0 when the domains' kernel means agree
+        assert 0.0 <= value["proxy_a_distance"] <= 2.0 and value["mmd2"] > -0.05
+    md = render(with_div, "md")
+    assert "proxy A-dist." in md and f"{div['D→W']['proxy_a_distance']:.2f}" in md
+    assert json.loads(render(with_div, "json"))["divergence"]["W→D"] == div["W→D"]
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("the divergence was recomputed instead of read from the store's cache")
+
+    monkeypatch.setattr(advise_mod, "domain_divergence", no_recompute)
+    again = tables_mod.run_tables(("coral2016_surf_full",), rows=("NA",), columns=("D→W", "W→D"), store=store,
+                                  progress=False, divergence=True)[0]
+    assert again.divergence == div
+    # the same numbers as `tltax advise` reports for the task
+    monkeypatch.undo()
+    from tltaxonomy.datasets import load_task
+
+    task = load_task("office_caltech_surf", "D_to_W", preprocess="l1_zscore")
+    assert advise_mod.domain_divergence(task.X_source, task.X_target)["proxy_a_distance"] == pytest.approx(
+        div["D→W"]["proxy_a_distance"])
+    # a single-domain dataset: no value, with the reason
+    one = task_divergence({"name": "school", "preprocess": "none"}, "all", None)
+    assert "reason" in one and "one domain" in one["reason"]

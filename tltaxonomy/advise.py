@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from .diagnostics import coral_distance, label_shift_weights, mmd2, proxy_a_distance
 
-__all__ = ["Advice", "advise"]
+__all__ = ["Advice", "advise", "domain_divergence"]
 
 #: thresholds of the rules (proxy A-distance is in [0, 2])
 _PAD_CLOSE, _PAD_FAR = 0.5, 1.5
@@ -45,6 +45,41 @@ def _dense_view(X, max_rows: int, rng) -> np.ndarray:
     return X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
 
 
+def _is_text(X) -> bool:
+    return isinstance(X, (list, tuple)) or getattr(X, "dtype", None) == object
+
+
+def domain_divergence(X_source, X_target, *, random_state: int = 0, max_rows: int = 2000, max_dims: int = 256) -> dict:
+    """Proxy A-distance, Gaussian MMD² and CORAL distance between two domains' rows (no labels).
+
+    At most ``max_rows`` rows per domain (a seeded subsample); above ``max_dims`` features, the
+    measures run on a truncated SVD of the pooled rows to ``max_dims`` components. This is what
+    :func:`advise` reports and what ``tltax bench --divergence`` prints beside each task.
+
+    Raises
+    ------
+    TypeError
+        If the rows are raw text (an object array): embed them first.
+    """
+    from sklearn.decomposition import TruncatedSVD
+
+    if _is_text(X_source) or _is_text(X_target):
+        raise TypeError("domain_divergence: the rows hold text; embed them first "
+                        "(e.g. LinearProbe(backbone='all_minilm_l6_v2').transform).")
+    rng = np.random.default_rng(random_state)
+    Xs = _dense_view(X_source, max_rows, rng)
+    Xt = _dense_view(X_target, max_rows, rng)
+    Xs, Xt = Xs.reshape(Xs.shape[0], -1), Xt.reshape(Xt.shape[0], -1)
+    if Xs.shape[1] > max_dims:
+        svd = TruncatedSVD(max_dims, random_state=random_state).fit(np.vstack([Xs, Xt]))
+        Xs, Xt = svd.transform(Xs), svd.transform(Xt)
+    return {
+        "proxy_a_distance": float(proxy_a_distance(Xs, Xt, random_state=random_state)),
+        "mmd2": float(mmd2(Xs, Xt, random_state=random_state)),
+        "coral_distance": float(coral_distance(Xs, Xt)),
+    }
+
+
 def advise(task, *, random_state: int = 0, max_rows: int = 2000, max_dims: int = 256) -> Advice:
     """Measure how far a task's domains are apart and recommend strategy families.
 
@@ -74,28 +109,25 @@ def advise(task, *, random_state: int = 0, max_rows: int = 2000, max_dims: int =
             "candidate backbones by tltaxonomy.transferability.logme on a few labelled rows; compare with scratch "
             "(or tfidf_logistic for text).",
         ])
-    from sklearn.decomposition import TruncatedSVD
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    rng = np.random.default_rng(random_state)
-    Xs = _dense_view(task.X_source, max_rows, rng)
-    Xt = _dense_view(task.X_target, max_rows, rng)
-    if Xs.dtype == object or Xt.dtype == object:
-        raise ValueError(f"advise: {name} holds text; embed it first (e.g. LinearProbe(backbone='all_minilm_l6_v2').transform).")
-    d = Xs.shape[1]
-    if d > max_dims:
-        svd = TruncatedSVD(max_dims, random_state=random_state).fit(np.vstack([Xs, Xt]))
-        Xs, Xt = svd.transform(Xs), svd.transform(Xt)
-    pad = proxy_a_distance(Xs, Xt, random_state=random_state)
+    if _is_text(task.X_source) or _is_text(task.X_target):
+        raise ValueError(
+            f"advise: {name} holds text; embed it first (e.g. LinearProbe(backbone='all_minilm_l6_v2').transform)."
+        )
+    div = domain_divergence(task.X_source, task.X_target, random_state=random_state, max_rows=max_rows,
+                            max_dims=max_dims)
+    pad = div["proxy_a_distance"]
+    d = task.X_source.shape[1]
     diag = {
         "n_source / n_target": f"{task.X_source.shape[0]} / {task.X_target.shape[0]}",
         "features": d if d <= max_dims else f"{d} (diagnostics on {max_dims} SVD components)",
         "proxy A-distance": pad,
-        "MMD^2 (Gaussian, median h)": mmd2(Xs, Xt, random_state=random_state),
-        "CORAL distance": coral_distance(Xs, Xt),
+        "MMD^2 (Gaussian, median h)": div["mmd2"],
+        "CORAL distance": div["coral_distance"],
     }
     # label shift: a source classifier's confusion on held-out source rows and its target predictions
     ys = np.asarray(task.y_source)

@@ -50,6 +50,7 @@ def _cmd_bench(args) -> int:
             columns=columns,
             progress=not args.quiet,
             n_jobs=args.jobs,
+            divergence=args.divergence,
         )
     texts = [render(result, args.format) for result in results]
     if len(texts) == 1:
@@ -232,6 +233,11 @@ def _parser() -> argparse.ArgumentParser:
         "--figure",
         help="image file: a learning-curve table draws its curves here (and <stem>_time beside it; default "
         "outputs/figures/<table>.png); a 2-D table draws the rows' decision boundaries on its first task",
+    )
+    bench.add_argument(
+        "--divergence", action="store_true",
+        help="add each task's proxy A-distance and MMD² between its domains (label-free, as `tltax advise`; cached "
+        "in the store), so a reader sees where adaptation has room to help",
     )
     bench.set_defaults(func=_cmd_bench)
 

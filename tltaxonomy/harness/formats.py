@@ -97,6 +97,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def _divergence_cells(div: dict, column: str) -> list[str]:
+    keys, fmts = ("proxy_a_distance", "mmd2", "coral_distance"), ("{:.2f}", "{:.3f}", "{:.4f}")
+    if column == "avg":
+        vals = [v for v in div.values() if "proxy_a_distance" in v]
+        if not vals:
+            return ["—"] * 3
+        return [f.format(sum(v[k] for v in vals) / len(vals)) for k, f in zip(keys, fmts)]
+    v = div.get(column, {})
+    if "proxy_a_distance" not in v:
+        return ["—"] * 3
+    return [f.format(v[k]) for k, f in zip(keys, fmts)]
+
+
 def _markdown(result: TableResult) -> str:
     """Tasks as rows; for each method, ours (± s.e.), the paper's, and the difference."""
     spec = result.spec
@@ -105,6 +118,9 @@ def _markdown(result: TableResult) -> str:
     header = ["task"]
     for row, _ in grid:
         header += [f"{row} (ours)", f"{row} (paper)", "Δ"] if has_paper else [row]
+    div = result.divergence
+    if div:
+        header += ["proxy A-dist.", "MMD²", "CORAL dist."]
     lines = [
         f"### {spec.title}",
         "",
@@ -121,8 +137,23 @@ def _markdown(result: TableResult) -> str:
         cells = [column if column != "avg" else "**avg**"]
         for _, entries in grid:
             cells += list(entries[j]) if has_paper else [entries[j][0]]
+        if div:
+            cells += _divergence_cells(div, column)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if div:
+        reasons = sorted({v["reason"] for v in div.values() if "reason" in v})
+        lines += [
+            "Divergence between each task's domains (no labels; `tltaxonomy.advise.domain_divergence`: at most 2000 "
+            "rows per domain, SVD to 256 components above that): the proxy A-distance 2(1 − 2ε) of a domain "
+            "classifier (0 = indistinguishable, 2 = separable; a linear classifier, as Ben-David et al.), the "
+            "unbiased Gaussian MMD² (median bandwidth; it can dip just below 0) and the CORAL distance (the squared "
+            "Frobenius distance of the covariances over 4d²). A per-domain standardisation in the dataset's "
+            "preprocessing (e.g. l1_zscore) already equalises each feature's mean and variance, which leaves a "
+            "linear domain classifier nothing to find: there the covariances (CORAL distance) carry the shift."
+            + (f" No value where {'; '.join(reasons)}." if reasons else ""),
+            "",
+        ]
     if spec.delta_p:
         dp = spec.delta_p
         lines += [
@@ -191,6 +222,7 @@ def _json(result: TableResult) -> str:
         "notes": spec.notes,
         "cells": [c.as_dict() for c in result.cells],
         "runs": {"computed": result.n_computed, "reused": result.n_reused, "compute_s": result.compute_s},
+        **({"divergence": result.divergence} if result.divergence else {}),
     }
     if spec.delta_p:
         payload["delta_p"] = {**spec.delta_p, "rows": {row: result.delta_p(row) for row in dict.fromkeys(c.row for c in result.cells)}}

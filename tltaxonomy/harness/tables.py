@@ -140,6 +140,9 @@ class TableResult:
     #: seconds the table's distinct runs took when they were computed (their records' ``total_s``,
     #: summed; one process), whether computed now or reused from the store
     compute_s: float = 0.0
+    #: per task column, the divergence between its domains (``tltax bench --divergence``; see
+    #: :mod:`tltaxonomy.harness.divergence`): ``{"proxy_a_distance", "mmd2", ...}`` or ``{"reason"}``
+    divergence: dict = field(default_factory=dict)
 
     def cell(self, row: str, column: str) -> Cell:
         for c in self.cells:
@@ -434,6 +437,7 @@ def run_tables(
     columns: tuple[str, ...] | None = None,
     progress: bool = True,
     n_jobs: int = 1,
+    divergence: bool = False,
 ) -> list[TableResult]:
     """:func:`run_table` for several tables (a suite), with the cells of all of them in one pool of
     ``n_jobs`` workers (no idle worker at the end of each table). Parameters as :func:`run_table`; a
@@ -442,6 +446,7 @@ def run_tables(
     plans = [_plan(table_id, seeds, rows, columns, extra_overrides) for table_id in table_ids]
     jobs = [(plan, job) for plan in plans for job in plan[3]]
     results = _run_cells([job for _, job in jobs], store, force, n_jobs)
+    jobs_of = {plan[0].id: plan[3] for plan in plans}
     values: dict[tuple[str, str, str], list[float]] = {}
     fit_times: dict[tuple[str, str, str], list[float]] = {}
     counts: dict[str, list[int]] = {plan[0].id: [0, 0] for plan in plans}
@@ -479,8 +484,13 @@ def run_tables(
                 cells.append(Cell(row.name, column, float(np.mean(vals)), _se(vals), len(vals), paper_value,
                                   tuple(vals), float(np.mean(times)) if times else None))
         n_reused, n_computed = counts[spec.id]
+        div = {}
+        if divergence:  # label-free, cached in the store: how far apart each task's domains are
+            from .divergence import column_divergences
+
+            div = column_divergences(jobs_of[spec.id], store=store)
         out.append(TableResult(spec=spec, cells=tuple(cells), n_computed=n_computed, n_reused=n_reused, seeds=table_seeds,
-                               compute_s=float(sum(run_seconds[spec.id].values()))))
+                               compute_s=float(sum(run_seconds[spec.id].values())), divergence=div))
     return out
 
 
