@@ -316,3 +316,28 @@ def test_every_selection_config_composes():
     for option in options:
         assert compose_config([f"selection={option}"]).selection == option
     assert compose_config([]).selection is None and "source_val_fraction" not in compose_config([]).protocol
+
+
+@pytest.mark.parametrize("name", ["coral", "sa", "gfk", "source_only", "pca"])
+def test_svm_strategies_give_their_final_classifiers_scores_to_the_scorers(name):
+    """CORAL, SA, GFK, PCA and SourceOnly wrap an SVM and expose no probabilities: the scorers read
+    the SVM's decision scores on what the strategy's predict feeds it, and they agree with predict."""
+    from sklearn.datasets import make_blobs
+
+    from tltaxonomy import get_strategy
+    from tltaxonomy.selection import class_probabilities
+
+    X, y = make_blobs(n_samples=120, centers=3, n_features=6, random_state=0)
+    X[60:] += 0.5  # the second half is the target domain
+    sd = np.where(np.arange(120) < 60, 1, -1)
+    y_masked = np.where(sd > 0, y, -1)
+    params = {"n_components": 3} if name in ("sa", "pca") else {}
+    if name == "gfk":
+        params = {"n_components": 3}
+    strategy = get_strategy(name)(**params).fit(X, y_masked, sample_domain=sd)
+    proba, kind = class_probabilities(strategy, X[60:], -np.ones(60, dtype=int))
+    assert kind == "final_classifier_decision_function"
+    assert proba.shape == (60, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert np.array_equal(strategy.classes_[proba.argmax(axis=1)], strategy.predict(X[60:], sample_domain=-np.ones(60, dtype=int)))
+    assert 0.0 < -np.mean(np.sum(proba * np.log(proba), axis=1)) < np.log(3)  # not one-hot
+    assert type(strategy.estimator_).__name__ == "CVSVC"  # the stand-in was put back

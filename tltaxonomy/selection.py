@@ -72,6 +72,42 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+class _DecisionAsPredict:
+    """Stands in for a strategy's fitted classifier so that the strategy's own prediction path
+    returns that classifier's ``decision_function`` instead of its labels."""
+
+    def __init__(self, estimator):
+        self._estimator = estimator
+
+    def predict(self, X):
+        return np.asarray(self._estimator.decision_function(X), dtype=float)
+
+
+def _final_classifier_scores(strategy, X, sample_domain) -> np.ndarray | None:
+    """The decision scores of a domain-adaptation strategy's final classifier (``estimator_``) on the
+    target rows, computed on exactly what its ``predict`` feeds that classifier (the aligned /
+    embedded rows or the released code's precomputed similarity), or ``None`` where this does not
+    apply (no ``estimator_`` with ``decision_function``, no ``_predict_encoded`` path, or any row that
+    is not a target row).
+
+    CORAL, SA, GFK, PCA and SourceOnly wrap an SVM but expose neither ``predict_proba`` nor
+    ``decision_function``; without this, the entropy and SND scorers would see one-hot predictions."""
+    inner = getattr(strategy, "estimator_", None)
+    if inner is None or not hasattr(inner, "decision_function") or not hasattr(strategy, "_predict_encoded"):
+        return None
+    if sample_domain is not None and np.any(np.asarray(sample_domain) > 0):
+        return None  # source rows may take another path (CORAL maps them by A_ first)
+    X = strategy._validate_predict_X(X, sample_domain)
+    strategy.estimator_ = _DecisionAsPredict(inner)
+    try:
+        scores = np.asarray(strategy._predict_encoded(X), dtype=float)
+    finally:
+        strategy.estimator_ = inner
+    n_classes = len(strategy.classes_)
+    expected = (X.shape[0],) if n_classes == 2 else (X.shape[0], n_classes)
+    return scores if scores.shape == expected else None
+
+
 def class_probabilities(estimator, X, sample_domain=None, n_classes: int | None = None) -> tuple[np.ndarray, str]:
     """Class-probability rows of ``estimator`` on ``X`` and which output produced them.
 
@@ -82,7 +118,10 @@ def class_probabilities(estimator, X, sample_domain=None, n_classes: int | None 
     Returns
     -------
     proba : ndarray of shape (n_rows, n_classes)
-    kind : {"predict_proba", "decision_function", "predict"}
+    kind : {"predict_proba", "decision_function", "final_classifier_decision_function", "predict"}
+        ``"final_classifier_decision_function"``: the strategy has neither method, but its fitted
+        classifier ``estimator_`` has ``decision_function``: its scores on the inputs the strategy's
+        ``predict`` gives it (see :func:`_final_classifier_scores`).
     """
     kw = {} if sample_domain is None else {"sample_domain": sample_domain}
     classes = getattr(estimator, "classes_", None)
@@ -94,6 +133,10 @@ def class_probabilities(estimator, X, sample_domain=None, n_classes: int | None 
         if d.ndim == 1:
             d = np.c_[-d, d]
         return _softmax(d), "decision_function"
+    inner = _final_classifier_scores(estimator, X, sample_domain)
+    if inner is not None:
+        d = inner if inner.ndim == 2 else np.c_[-inner, inner]
+        return _softmax(d), "final_classifier_decision_function"
     pred = np.asarray(estimator.predict(X, **kw))
     if classes is None:
         raise ConfigError(f"{type(estimator).__name__} has no classes_; cannot turn its predictions into one-hot rows.")
