@@ -45,3 +45,23 @@ def test_cli_prints_the_diagnostics(capsys):
         assert key in out
     assert main(["advise", "dataset=gaussian_shift", "covariate"]) == 2
     assert "Hydra overrides" in capsys.readouterr().err
+
+
+def test_domains_standardised_one_by_one_are_not_called_close():
+    """A per-domain z-score (the SURF papers' l1_zscore) removes every first-order difference, so the
+    linear proxy A-distance is ~0; advise must say so and point at the covariances, not at source-only."""
+    import dataclasses
+
+    from sklearn.preprocessing import StandardScaler
+
+    task = load_task("gaussian_shift", "covariate")
+    rng = np.random.default_rng(0)
+    mix = rng.normal(size=(task.X_target.shape[1],) * 2)
+    Xs = StandardScaler().fit_transform(task.X_source)
+    Xt = StandardScaler().fit_transform(task.X_target @ mix)  # other covariances, same means and variances
+    adv = advise(dataclasses.replace(task, X_source=Xs, X_target=Xt))
+    assert adv.diagnostics["proxy A-distance"] < 0.5
+    assert any("standardised on its own" in r and "coral" in r for r in adv.recommendations)
+    assert not any("hard to tell apart" in r for r in adv.recommendations)
+    # unstandardised, the same close domains keep the plain advice
+    assert not any("standardised on its own" in r for r in advise(task).recommendations)

@@ -45,6 +45,21 @@ def _dense_view(X, max_rows: int, rng) -> np.ndarray:
     return X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
 
 
+def _standardised_per_domain(Xs, Xt, tol: float = 1e-6) -> bool:
+    """Whether both domains' features already have mean 0 and variance 1 (a per-domain z-score, as the
+    SURF papers' ``l1_zscore``): then first-order domain differences are gone by construction."""
+    if sp.issparse(Xs) or sp.issparse(Xt):
+        return False
+    Xs, Xt = np.asarray(Xs, dtype=np.float64), np.asarray(Xt, dtype=np.float64)
+    Xs, Xt = Xs.reshape(Xs.shape[0], -1), Xt.reshape(Xt.shape[0], -1)
+    for X in (Xs, Xt):
+        std = X.std(axis=0)
+        live = std > tol  # constant features (std 0) stay 0 under a z-score
+        if not (np.allclose(X.mean(axis=0), 0.0, atol=tol) and np.allclose(std[live], 1.0, atol=1e-3)):
+            return False
+    return True
+
+
 def _is_text(X) -> bool:
     return isinstance(X, (list, tuple)) or getattr(X, "dtype", None) == object
 
@@ -150,7 +165,12 @@ def advise(task, *, random_state: int = 0, max_rows: int = 2000, max_dims: int =
     diag["pred. proportions differ (p)"] = pvalue
     recs = []
     shifted_labels = pvalue < _PVALUE and float(np.max(np.abs(w - 1.0))) > _LABEL_SHIFT
-    if pad < _PAD_CLOSE:
+    if pad < _PAD_CLOSE and _standardised_per_domain(task.X_source, task.X_target):
+        recs.append(f"each domain is standardised on its own (every feature has mean 0 and variance 1 in both), so a "
+                    f"linear domain classifier has nothing to find (proxy A-distance {pad:.2f}); the covariances still "
+                    f"differ (CORAL distance {div['coral_distance']:.3g}): second-order aligners (coral, sa, gfk) can "
+                    "still help — compare them with source_only.")
+    elif pad < _PAD_CLOSE:
         recs.append(f"the domains are hard to tell apart (proxy A-distance {pad:.2f} < {_PAD_CLOSE}): a source-only "
                     "model is a strong baseline and adaptation has little room; compare with source_only first.")
     elif pad > _PAD_FAR:
