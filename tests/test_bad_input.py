@@ -734,6 +734,18 @@ def test_misspelt_task_gets_the_closest_name_without_a_traceback(shared_data_dir
     assert re.search(r"Unknown task 'A_to_X'\. Did you mean 'A_to_W'.*Valid tasks: A_to_C", out.stderr), out.stderr
 
 
+@pytest.mark.parametrize("seed", ["abc", "1.5", "true"])
+def test_a_seed_that_is_not_an_integer_is_named(seed, tmp_path):
+    from tltaxonomy._errors import ConfigError
+    from tltaxonomy.runner import compose_config, run_experiment
+    from tltaxonomy.store import ResultStore
+
+    cfg = compose_config(["strategy=source_only", "dataset=gaussian_shift", "task=covariate"])
+    cfg["seed"] = seed if seed != "true" else True
+    with pytest.raises(ConfigError, match=r"seed must be an integer, got .*tltax run seed=0"):
+        run_experiment(cfg, store=ResultStore(tmp_path))
+
+
 def test_well_spelt_overrides_pass_the_check():
     from tltaxonomy._overrides import check_overrides
     from tltaxonomy.runner import CONF_DIR

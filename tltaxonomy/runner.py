@@ -134,6 +134,14 @@ def _split_config(cfg) -> tuple[dict, dict]:
     for key in ("strategy", "dataset", "task", "seed"):
         if key not in container or container[key] is None:
             raise ConfigError(f"The run config has no {key!r}; set it, e.g. `tltax run {key}=...`.")
+    seed = container["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        try:
+            if isinstance(seed, bool) or float(seed) != int(float(seed)):
+                raise ValueError
+            container["seed"] = int(float(seed))
+        except (TypeError, ValueError):
+            raise ConfigError(f"seed must be an integer, got {seed!r}; e.g. `tltax run seed=0` (a sweep: seed=0,1,2).") from None
     if not isinstance(container["strategy"], dict) or "_target_" not in container["strategy"]:
         raise ConfigError(
             "The `strategy` config must be a mapping with a `_target_`; pick one with strategy=<name> "
