@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._errors import ConfigError, unknown_name_error
+from ._linalg import memoize_on_content
 from .store import config_hash
 
 __all__ = [
@@ -211,38 +212,14 @@ def importance_weights(X_fit_source, X_target, X_eval, *, Cs: int | Iterable[flo
     Notes
     -----
     The weights depend on the data only, not on the strategy or its hyper-parameters, so they are
-    computed once per process for the same arrays (a small cache keyed by a hash of their bytes):
+    computed once per process for the same arrays (:func:`tltaxonomy._linalg.memoize_on_content`):
     the runs of a sweep over ``hparams_seed`` share them.
     """
-    key = _fingerprint(X_fit_source, X_target, X_eval, repr(Cs if isinstance(Cs, int) else list(Cs)), cv, random_state)
-    if key not in _WEIGHTS_CACHE:
-        if len(_WEIGHTS_CACHE) >= 16:
-            _WEIGHTS_CACHE.pop(next(iter(_WEIGHTS_CACHE)))
-        _WEIGHTS_CACHE[key] = _importance_weights(X_fit_source, X_target, X_eval, Cs, cv, random_state)
-    return _WEIGHTS_CACHE[key].copy()
+    Cs = Cs if isinstance(Cs, int) else tuple(float(c) for c in Cs)  # hashable, for the cache
+    return np.array(_importance_weights(X_fit_source, X_target, X_eval, Cs, cv, random_state))
 
 
-_WEIGHTS_CACHE: dict[str, np.ndarray] = {}
-
-
-def _fingerprint(*parts) -> str:
-    import hashlib
-
-    h = hashlib.sha1()
-    for part in parts:
-        if sp.issparse(part):
-            part = part.tocsr()
-            for a in (part.data, part.indices, part.indptr, np.asarray(part.shape)):
-                h.update(np.ascontiguousarray(a).tobytes())
-        elif isinstance(part, np.ndarray):
-            h.update(str((part.shape, part.dtype)).encode())
-            h.update(np.ascontiguousarray(part).tobytes())
-        else:
-            h.update(repr(part).encode())
-        h.update(b"|")
-    return h.hexdigest()
-
-
+@memoize_on_content(maxsize=16)
 def _importance_weights(X_fit_source, X_target, X_eval, Cs, cv, random_state) -> np.ndarray:
     import warnings
 

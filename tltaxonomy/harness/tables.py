@@ -6,7 +6,6 @@ runner (resumably: every cell is a stored record) and aggregates mean ± standar
 from __future__ import annotations
 
 import copy
-import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import yaml
 
 from .._errors import ConfigError, unknown_name_error
 from ..runner import compose_config, record_key, run_experiment
+from .stats import mean_se
 from ..store import ResultStore
 
 __all__ = ["BENCH_DIR", "PAPERS_DIR", "CurveSpec", "TableSpec", "Cell", "TableResult", "list_tables", "load_suite", "load_table", "run_selection_tables", "run_table", "run_tables"]
@@ -389,9 +389,8 @@ def _check_column_configs(table_id, raw, columns) -> dict[str, tuple[str, ...]]:
 
 
 def _se(values: list[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
+    """Standard error over seeds (``None`` for one seed): :func:`tltaxonomy.harness.stats.mean_se`."""
+    return mean_se(values)[1]
 
 
 def run_table(
