@@ -15,6 +15,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.linalg as sla
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
@@ -76,6 +77,16 @@ def resolve_rbf_gamma(gamma, Xs, Xt, random_state=None) -> float:
 # ---------------------------------------------------------------------------------------------------
 # KMM
 # ---------------------------------------------------------------------------------------------------
+def _spd_solve(A, b):
+    """``A^{-1} b`` for a symmetric positive-definite ``A`` by a Cholesky factorisation (half the
+    flops of the LU of ``np.linalg.solve``: the KMM QP's solves are most of its time); LU if the
+    factorisation fails (``A`` numerically indefinite)."""
+    try:
+        return sla.cho_solve(sla.cho_factor(A, lower=True, check_finite=False), b, check_finite=False)
+    except np.linalg.LinAlgError:
+        return np.linalg.solve(A, b)
+
+
 def _pdas(K, c, lb, ub, beta, total=None, max_iter=200, nu0=None):
     r"""Primal-dual active-set method for :math:`\min \tfrac12\beta^\top K\beta - c^\top\beta`,
     ``lb <= beta <= ub`` (and ``sum(beta) == total`` if given), ``K`` positive definite.
@@ -108,11 +119,11 @@ def _pdas(K, c, lb, ub, beta, total=None, max_iter=200, nu0=None):
             rhs = c[F] - K[np.ix_(F, fixed)] @ new[fixed]
             KFF = K[np.ix_(F, F)]
             if total is None:
-                new[F] = np.linalg.solve(KFF, rhs)
+                new[F] = _spd_solve(KFF, rhs)
                 nu = 0.0
             else:
                 # bordered system [K_FF 1; 1' 0] [beta_F; nu] = [rhs; total - sum(beta_fixed)]
-                a, u = np.linalg.solve(KFF, np.column_stack([rhs, np.ones(F.sum())])).T
+                a, u = _spd_solve(KFF, np.column_stack([rhs, np.ones(F.sum())])).T
                 nu = (a.sum() - (total - new[fixed].sum())) / u.sum()
                 new[F] = a - nu * u
         elif total is not None:
@@ -203,7 +214,7 @@ def _solve_kmm_qp(K, kappa, B, lower, upper):
     """Solve the KMM QP to KKT optimality; returns ``(beta, converged)``."""
     # 1. active-set method from the unconstrained minimiser (exact in a few dense solves when K is
     #    well conditioned)
-    beta, ok = _pdas_kmm(K, kappa, B, lower, upper, np.linalg.solve(K, kappa), max_iter=12)
+    beta, ok = _pdas_kmm(K, kappa, B, lower, upper, _spd_solve(K, kappa), max_iter=12)
     if ok:
         return beta, True
     # 2. interior point (robust), then the active-set method polishes its solution to exactness
