@@ -386,6 +386,7 @@ _COMMON: dict[str, Any] = {
     "loss_weighting": "sum",
     "loss_weighting_kwargs": None,
     "device": "auto",
+    "mixed_precision": "no",
     "random_state": None,
     "progress": False,
 }
@@ -449,6 +450,11 @@ _COMMON_DOC = r"""
         Constructor arguments of the combiner.
     device : str, default="auto"
         Torch device.
+    mixed_precision : {"no", "bf16", "fp16"}, default="no"
+        Autocast the training forward passes to bfloat16 or float16 (fp16 with a gradient scaler), see
+        :class:`~tltaxonomy.training.Trainer`; the weights, the optimiser and prediction stay float32.
+        On a GPU it halves the activation memory and uses the tensor cores; the published tables are
+        computed with ``"no"``.
     random_state : int or None, default=None
         Seeds the initialisation, the batches and the validation split (``None`` = 0). The same value
         gives the same weights on the CPU.
@@ -483,6 +489,7 @@ _COMMON_CONSTRAINTS = {
     "loss_weighting": [StrOptions({"sum", *COMBINERS})],
     "loss_weighting_kwargs": [dict, None],
     "device": [str, torch.device],
+    "mixed_precision": [StrOptions({"no", "bf16", "fp16"})],
     "random_state": [Interval(Integral, 0, None, closed="left"), None],
     "progress": ["boolean"],
 }
@@ -582,6 +589,7 @@ class BaseDeepDA(BaseDomainAdaptationClassifier):
             weight_decay=self.weight_decay,
             lr_schedule=self.lr_schedule,
             device=self.device,
+            mixed_precision=self.mixed_precision,
             seed=0 if self.random_state is None else int(self.random_state),
             progress=self.progress,
             patience=self.patience,
