@@ -453,10 +453,9 @@ def main(argv=None) -> int:
 
 Command: `python benchmarks/perf/vs_skada.py{' --quick' if args.quick else ''}{' --clock cpu' if args.clock == 'cpu' else ''}` (clock: {'CPU time of the process' if args.clock == 'cpu' else 'wall time'}, repeats = {repeats} alternating pairs per task,
 BLAS threads = {args.threads}, Amazon rows per domain = {args.amazon_rows or 'all'}). {'Written with --report-only from the cells of ' + str(args.cache.name) + ' (see below how they were measured).' if args.report_only else f'Total {time.time() - t_start:.0f} s.'}
-Versions: {versions()}. Machine: {platform.machine()}, {os.cpu_count()} cores; **other processes (six other
-agents' tests and benchmarks) were running on the same 2 cores**, load average at the end
-{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}: absolute seconds are inflated and noisy, which is why each
-ratio is the median of alternating pairs timed in the same process.
+Versions: {versions()}. Machine: {platform.machine()}, {os.cpu_count()} cores; load average at the end
+{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (this run is 1.0 of it). Absolute seconds depend on what else runs on
+the cores, which is why each ratio is the median of alternating pairs timed in the same process.
 
 Data: Office-Caltech SURF (12 tasks, `l1_zscore`), Amazon reviews `amazon_msda400` (12 tasks, `zscore`,
 a seeded sub-sample of rows per domain). Accuracy = on the unlabelled target rows given to `fit`
