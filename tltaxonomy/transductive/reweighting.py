@@ -77,14 +77,16 @@ def resolve_rbf_gamma(gamma, Xs, Xt, random_state=None) -> float:
 # ---------------------------------------------------------------------------------------------------
 # KMM
 # ---------------------------------------------------------------------------------------------------
-def _spd_solve(A, b):
-    """``A^{-1} b`` for a symmetric positive-definite ``A`` by a Cholesky factorisation (half the
-    flops of the LU of ``np.linalg.solve``: the KMM QP's solves are most of its time); LU if the
-    factorisation fails (``A`` numerically indefinite)."""
+def _spd_solver(A):
+    """A function ``b -> A^{-1} b`` for a symmetric positive-definite ``A``, factorised once by
+    Cholesky (half the flops of an LU: the KMM solvers' linear solves are most of their time); by LU
+    if the Cholesky factorisation fails (``A`` numerically indefinite)."""
     try:
-        return sla.cho_solve(sla.cho_factor(A, lower=True, check_finite=False), b, check_finite=False)
+        factor = sla.cho_factor(A, lower=True, check_finite=False)
+        return lambda b: sla.cho_solve(factor, b, check_finite=False)
     except np.linalg.LinAlgError:
-        return np.linalg.solve(A, b)
+        lu = sla.lu_factor(A, check_finite=False)
+        return lambda b: sla.lu_solve(lu, b, check_finite=False)
 
 
 def _pdas(K, c, lb, ub, beta, total=None, max_iter=200, nu0=None):
@@ -119,11 +121,11 @@ def _pdas(K, c, lb, ub, beta, total=None, max_iter=200, nu0=None):
             rhs = c[F] - K[np.ix_(F, fixed)] @ new[fixed]
             KFF = K[np.ix_(F, F)]
             if total is None:
-                new[F] = _spd_solve(KFF, rhs)
+                new[F] = _spd_solver(KFF)(rhs)
                 nu = 0.0
             else:
                 # bordered system [K_FF 1; 1' 0] [beta_F; nu] = [rhs; total - sum(beta_fixed)]
-                a, u = _spd_solve(KFF, np.column_stack([rhs, np.ones(F.sum())])).T
+                a, u = _spd_solver(KFF)(np.column_stack([rhs, np.ones(F.sum())])).T
                 nu = (a.sum() - (total - new[fixed].sum())) / u.sum()
                 new[F] = a - nu * u
         elif total is not None:
@@ -184,11 +186,7 @@ def _ipm_kmm(K, c, B, lower, upper, tol=1e-10, max_iter=100):
         w = z / s
         M = K + np.diag(w[:n] + w[n:2 * n])
         M += w[2 * n] + w[2 * n + 1]
-        try:
-            L = np.linalg.cholesky(M)
-            solve = lambda r: _chol_solve(L, r)  # noqa: E731
-        except np.linalg.LinAlgError:
-            solve = lambda r: np.linalg.solve(M, r)  # noqa: E731
+        solve = _spd_solver(M)
 
         def direction(rc):
             dx = solve(-rd - Gt(rc / s))
@@ -204,17 +202,11 @@ def _ipm_kmm(K, c, B, lower, upper, tol=1e-10, max_iter=100):
     return np.clip(x, 0.0, B), float(z[2 * n + 1] - z[2 * n]), ok
 
 
-def _chol_solve(L, r):
-    from scipy.linalg import solve_triangular
-
-    return solve_triangular(L.T, solve_triangular(L, r, lower=True), lower=False)
-
-
 def _solve_kmm_qp(K, kappa, B, lower, upper):
     """Solve the KMM QP to KKT optimality; returns ``(beta, converged)``."""
     # 1. active-set method from the unconstrained minimiser (exact in a few dense solves when K is
     #    well conditioned)
-    beta, ok = _pdas_kmm(K, kappa, B, lower, upper, _spd_solve(K, kappa), max_iter=12)
+    beta, ok = _pdas_kmm(K, kappa, B, lower, upper, _spd_solver(K)(kappa), max_iter=12)
     if ok:
         return beta, True
     # 2. interior point (robust), then the active-set method polishes its solution to exactness
