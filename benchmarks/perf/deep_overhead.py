@@ -79,13 +79,14 @@ SETTINGS = {
 }
 
 
-def build(method: str, setting: Setting, batch_size: int):
+def build(method: str, setting: Setting, batch_size: int, device: str = "cpu"):
     """(trainer, network, step) of ``method`` in ``setting``; ``method="source_only"`` is the baseline."""
     from tltaxonomy import get_strategy
     from tltaxonomy.transductive.deep.methods import _SourceStep
 
     name = "deep_source_only" if method == "source_only" else method
-    est = get_strategy(name)(**setting.common, **setting.per_method.get(method, {}), batch_size=batch_size)
+    common = {**setting.common, "device": device}
+    est = get_strategy(name)(**common, **setting.per_method.get(method, {}), batch_size=batch_size)
     est.input_shape_ = tuple(setting.shape)
     torch.manual_seed(0)
     net = est._build_network(setting.n_classes)
@@ -102,12 +103,15 @@ def make_data(setting: Setting, n: int, seed: int = 0):
 
 
 def time_steps(method: str, setting: Setting, n_steps: int, *, batch_size: int | None = None, data=None,
-               clock=time.perf_counter) -> float:
-    """Seconds per step of ``n_steps`` steps of the Trainer (one epoch of ``n_steps`` batches), by ``clock``."""
+               clock=time.perf_counter, device: str = "cpu") -> float:
+    """Seconds per step of ``n_steps`` steps of the Trainer (one epoch of ``n_steps`` batches), by ``clock``.
+
+    On CUDA the clock is read after ``torch.cuda.synchronize()``, so queued kernels are counted.
+    """
     from tltaxonomy.training import Trainer
 
     bs = batch_size or setting.batch_size
-    est, net, step = build(method, setting, bs)
+    est, net, step = build(method, setting, bs, device)
     xs, ys, xt = data
     if method == "source_only":
         train = {"source": (xs, ys)}
@@ -115,23 +119,27 @@ def time_steps(method: str, setting: Setting, n_steps: int, *, batch_size: int |
         train = {"source": (xs, ys), "target": (xt,)}
     trainer = Trainer(max_epochs=1, steps_per_epoch=n_steps, batch_size=bs, lr=est.lr, optimizer=est.optimizer,
                       momentum=est.momentum, weight_decay=est.weight_decay, lr_schedule=est.lr_schedule,
-                      device="cpu", seed=0)
+                      device=device, seed=0)
     if isinstance(step, torch.nn.Module):
         step.train()
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync()
     t0 = clock()
     trainer.fit(net, train, step)
+    sync()
     return (clock() - t0) / n_steps
 
 
 def bench_setting(setting: Setting, methods: list[str], n_steps: int, rounds: int, log=print,
-                  clock=time.perf_counter) -> list[dict]:
+                  clock=time.perf_counter, device: str = "cpu") -> list[dict]:
     data = make_data(setting, max(4 * setting.batch_size, 256))
     names = ["source_only", "source_only_2B", *methods]
 
     def run(name):
         if name == "source_only_2B":
-            return time_steps("source_only", setting, n_steps, batch_size=2 * setting.batch_size, data=data, clock=clock)
-        return time_steps(name, setting, n_steps, data=data, clock=clock)
+            return time_steps("source_only", setting, n_steps, batch_size=2 * setting.batch_size, data=data, clock=clock,
+                              device=device)
+        return time_steps(name, setting, n_steps, data=data, clock=clock, device=device)
 
     for name in names:  # warm-up: first calls allocate, select kernels, import
         run(name)
@@ -186,7 +194,11 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     p.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                    help="cpu = this thread's CPU time (time.thread_time; with one torch thread it is the step's "
-                        "work, little affected by other processes' load), wall = time.perf_counter")
+                        "work, little affected by other processes' load), wall = time.perf_counter; "
+                        "--device cuda always uses the wall clock")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="where the steps run (cuda: the Trainer's pinned, non-blocking copies; wall clock after "
+                        "torch.cuda.synchronize)")
     p.add_argument("--profile", default=None, help="print a cProfile of this method's steps and exit")
     p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
@@ -201,6 +213,11 @@ def main(argv=None) -> int:
         profile(args.profile, s, args.steps or default_steps[s.name])
         return 0
     rounds = args.rounds or (2 if args.quick else 5)
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            print("SKIP: --device cuda but no CUDA device")
+            return 0
+        args.clock = "wall"  # the CPU time of the launching thread is not the GPU's work
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     rows = []
     t0 = time.time()
@@ -208,18 +225,23 @@ def main(argv=None) -> int:
         s = SETTINGS[name]
         n_steps = args.steps or (5 if args.quick else default_steps[name])
         print(f"{name}: {n_steps} steps x {rounds} rounds, batch {s.batch_size}", flush=True)
-        rows += bench_setting(s, args.methods, n_steps, rounds, log=lambda m: print(m, flush=True), clock=clock)
+        rows += bench_setting(s, args.methods, n_steps, rounds, log=lambda m: print(m, flush=True), clock=clock,
+                              device=args.device)
     text = table(rows)
     print("\n" + text)
     load = os.getloadavg()
+    where = (f"CUDA ({torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda})" if args.device == "cuda"
+             else "CPU")
+    flags = (" --quick" if args.quick else "") + ("" if args.clock == "cpu" or args.device == "cuda" else " --clock wall") \
+        + ("" if args.device == "cpu" else f" --device {args.device}")
     out = f"""# Deep DA: time per training step against a source-only step
 
-Command: `python benchmarks/perf/deep_overhead.py{' --quick' if args.quick else ''}{'' if args.clock == 'cpu' else ' --clock wall'}` (rounds = {rounds}, torch threads =
-{args.threads}, torch {torch.__version__}, CPU, {platform.machine()}, {os.cpu_count()} cores). Total {time.time() - t0:.0f} s.
+Command: `python benchmarks/perf/deep_overhead.py{flags}` (rounds = {rounds}, torch threads =
+{args.threads}, torch {torch.__version__}, {where}, {platform.machine()}, {os.cpu_count()} cores). Total {time.time() - t0:.0f} s.
 Clock: **{'CPU time of the training thread (`time.thread_time`)' if args.clock == 'cpu' else 'wall time (`time.perf_counter`)'}**.
-**Other processes (six other agents' tests and benchmarks) were running on the same 2 cores**
-(load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}); each ratio is the median over
-rounds of a method's time over the source-only time of the same round.
+Load average of this machine at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (over 1 / 5 / 15 min).
+Each ratio is the median over rounds of a method's time over the source-only time of the same round,
+so that load from other processes hits numerator and denominator alike.
 
 Each timing is one `Trainer.fit` epoch of N steps (data loaders, forward, backward, optimiser step,
 logging: everything a user's step costs), divided by N. Random inputs of the tables' shapes.

@@ -7,8 +7,10 @@ Checks, each printed as ``ok`` / ``FAIL``:
    ``non_blocking=True``;
 3. a DANN fit with ``device="auto"`` trains on the GPU (the network's parameters are on CUDA during
    training) and returns a CPU model whose target predictions are finite;
-4. ``Trainer(mixed_precision="bf16")`` and ``"fp16"`` (with its GradScaler) train a LeNet DANN step
-   under autocast: the loss is finite and decreases over a few epochs;
+4. ``Trainer(mixed_precision="bf16")`` and ``"fp16"`` (with its GradScaler) train a LeNet DANN under
+   autocast: the losses are finite and the classifier learns a plain label (>= 90 % source accuracy,
+   within 5 points of the float32 run). The total DANN loss is not required to decrease: its domain
+   term rises as the features align;
 5. throughput of the digits DANN step (LeNet, 32 + 32 images) on the GPU in float32, bf16 and fp16,
    and on the CPU for reference.
 
@@ -102,17 +104,37 @@ def _dann_parts():
     return net, step
 
 
+def _separable(n: int, seed: int = 0):
+    """Images whose class is plain to see (class 1: the top half is brighter), source and shifted target."""
+    rng = np.random.default_rng(seed)
+    ys = rng.integers(0, 2, n)
+    Xs = 0.5 * rng.random((n, 784), dtype=np.float32)
+    Xs[ys == 1, :392] += 0.5
+    Xt = np.clip(Xs + 0.1 * rng.standard_normal(Xs.shape).astype(np.float32), 0, 1)
+    return Xs, ys.astype(np.int64), Xt
+
+
 def check_mixed_precision(device: str = "cuda", modes=("bf16", "fp16"), n: int = 1024, epochs: int = 4) -> None:
+    """Each mode trains the LeNet DANN (its total loss, domain term included, need not decrease): the losses
+    stay finite and the classifier learns a plain label as well as in float32 (within 5 points, >= 90 %)."""
     from tltaxonomy.training import Trainer
 
-    Xs, ys, Xt = (torch.from_numpy(a) for a in _digits_like(n))
-    for mp in modes:
+    Xs, ys, Xt = (torch.from_numpy(a) for a in _separable(n))
+    accs = {}
+    for mp in ("no", *modes):
         net, step = _dann_parts()
         h = Trainer(max_epochs=epochs, batch_size=32, lr=0.01, optimizer="sgd", device=device, mixed_precision=mp).fit(
             net, {"source": (Xs, ys), "target": (Xt,)}, step
         )
-        ok = all(np.isfinite(h.losses)) and h.losses[-1] < h.losses[0]
-        check(f"mixed_precision={mp!r} trains (finite, decreasing loss)", ok, f"losses {np.round(h.losses, 4).tolist()}")
+        net = net.cpu().eval()
+        with torch.no_grad():
+            accs[mp] = float((net(Xs).argmax(1) == ys).float().mean())
+        if mp == "no":
+            check("float32 reference trains", accs[mp] >= 0.9, f"source accuracy {accs[mp]:.3f}")
+            continue
+        ok = all(np.isfinite(h.losses)) and accs[mp] >= 0.9 and abs(accs[mp] - accs["no"]) <= 0.05
+        check(f"mixed_precision={mp!r} trains (finite losses, accuracy as float32)", ok,
+              f"source accuracy {accs[mp]:.3f} (float32 {accs['no']:.3f}), losses {np.round(h.losses, 4).tolist()}")
 
 
 def throughput(device: str, mp: str, steps: int = 200, warmup: int = 20, n: int = 4096) -> float:

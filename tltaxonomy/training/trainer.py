@@ -632,7 +632,8 @@ class Trainer:
         scaler = torch.amp.GradScaler(device.type) if self.mixed_precision == "fp16" else None
         aux = {name: iter(loader) for name, loader in loaders.items() if name != main}
         total = torch.zeros((), device=device)
-        log_sums: dict[str, float] = {}
+        log_sums: dict[str, Any] = {}
+        log_dtype = torch.float32 if device.type == "mps" else torch.float64
         def main_batches():  # one pass, or exactly steps_per_epoch batches (reshuffling when a pass ends)
             if self.steps_per_epoch is None:
                 yield from loaders[main]
@@ -675,7 +676,10 @@ class Trainer:
                 task_losses = out.get("task_losses")
                 for key, value in out.items():
                     if key not in _NOT_LOGGED:
-                        log_sums[key] = log_sums.get(key, 0.0) + float(value)
+                        # tensors are summed where they live (no device-to-host sync per step on a GPU),
+                        # in float64 where the device has it, and read once at the end of the epoch
+                        value = value.detach().to(log_dtype) if torch.is_tensor(value) else float(value)
+                        log_sums[key] = log_sums.get(key, 0.0) + value
             else:
                 loss = out
             optimizer.zero_grad(set_to_none=True)
@@ -699,7 +703,7 @@ class Trainer:
                 f"Trainer: the training loss is {mean_loss} at epoch {epoch + 1}; lower the learning rate "
                 f"(lr={self.lr}) or check the inputs for NaN / inf."
             )
-        return mean_loss, {k: v / iters_per_epoch for k, v in log_sums.items()}
+        return mean_loss, {k: float(v) / iters_per_epoch for k, v in log_sums.items()}
 
     def _validate_epoch(self, model, val_set, score_fn, device) -> float:
         model.eval()
