@@ -18,6 +18,7 @@ from tltaxonomy.harness.compare import (
     CompareRequest,
     compare_result,
     comparison_spec,
+    metric_higher_is_better,
     parse_compare_overrides,
     render_comparison,
 )
@@ -99,6 +100,35 @@ def test_compare_result_by_hand():
     assert comp.friedman.pvalue == pytest.approx(stats.friedman(np.array([means[r] for r in _VALUES]).T).pvalue)
     # CD = 1.66: good (1.0) and base/bad (2.5) are all within CD
     assert comp.groups == (("good", "base", "bad"),)
+
+
+def test_compare_result_lower_is_better():
+    """An error metric (nmse): the same table with lower-is-better reverses ranks, wins and losses."""
+    comp = compare_result(_result(), baseline="base", higher_is_better=False)
+    # ranks per task reversed (good, base, bad): t1 3,2,1; t2 3,1,2; t3 3,1,2; t4 3,2,1
+    assert comp.avg_rank == pytest.approx({"good": 3.0, "base": 1.5, "bad": 1.5})
+    assert comp.strategies[-1] == "good"
+    assert comp.wtl("good") == (0, 1, 3) and comp.wtl("bad") == (2, 2, 0)
+    assert [comp.outcomes[("good", t)].negative_transfer for t in ("t1", "t2", "t3", "t4")] == [True, True, True, False]
+    assert comp.average == compare_result(_result(), baseline="base").average  # values are not changed
+    md = render_comparison(comp, "md")
+    assert "(lower is better)" in md and "d̄ > max(" in md
+    assert json.loads(render_comparison(comp, "json"))["higher_is_better"] is False
+
+
+@pytest.mark.parametrize("metric, higher", [
+    ("target/acc", True), ("target/ev", True), ("target/nmi", True), ("target/acc_last", True),
+    ("target/nmse", False), ("target/rmse", False), ("source/loss", False), ("target/class_error", False),
+])
+def test_metric_direction_from_name(metric, higher):
+    assert metric_higher_is_better(metric) is higher
+
+
+def test_paired_outcome_lower_is_better():
+    # the method's error is lower on every seed: a win when lower is better, a loss otherwise
+    out = stats.paired_outcome([0.40, 0.41, 0.42], [0.50, 0.505, 0.52], higher_is_better=False)
+    assert out.outcome == "win" and not out.negative_transfer and out.diff < 0
+    assert stats.paired_outcome([0.40, 0.41, 0.42], [0.50, 0.505, 0.52]).outcome == "loss"
 
 
 def test_compare_result_errors():

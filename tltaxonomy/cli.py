@@ -124,6 +124,7 @@ def _cmd_compare(args) -> int:
     comp = run_compare(
         request, baseline=args.baseline, metric=args.metric, store=ResultStore(args.store) if args.store else None,
         n_jobs=args.jobs, force=args.force, progress=not args.quiet, alpha=args.alpha,
+        higher_is_better={"auto": None, "higher": True, "lower": False}[args.direction],
     )
     _write_or_print(render_comparison(comp, args.format), args.output)
     figure = Path(args.figure) if args.figure else Path("outputs") / "figures" / f"compare_{request.dataset}_cd.png"
@@ -256,7 +257,12 @@ def _parser() -> argparse.ArgumentParser:
         "(e.g. protocol.source_per_class=20) reaches every run",
     )
     cmp_.add_argument("--baseline", default="source_only", help="the no-adaptation strategy to test against (default: source_only)")
-    cmp_.add_argument("--metric", default="target/acc", help="the record metric compared (higher is better; default target/acc)")
+    cmp_.add_argument("--metric", default="target/acc", help="the record metric compared (default target/acc)")
+    cmp_.add_argument(
+        "--direction", default="auto", choices=["auto", "higher", "lower"],
+        help="which values of the metric are better; auto (default): lower for errors and losses (nmse, rmse, "
+        "error, loss, ...; tltaxonomy.harness.compare.LOWER_IS_BETTER), higher otherwise",
+    )
     cmp_.add_argument("--alpha", type=float, default=0.05, help="level of the Nemenyi critical difference (default 0.05)")
     cmp_.add_argument("--format", default="md", choices=["md", "csv", "latex", "json"])
     cmp_.add_argument("--output", "-o", help="write the table to this file instead of stdout")

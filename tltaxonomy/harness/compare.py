@@ -34,6 +34,7 @@ __all__ = [
     "CompareRequest",
     "compare_result",
     "comparison_spec",
+    "metric_higher_is_better",
     "parse_compare_overrides",
     "render_comparison",
     "run_compare",
@@ -43,6 +44,22 @@ __all__ = [
 COMPARE_FORMATS = ("md", "csv", "latex", "json")
 #: the mark of a negative-transfer cell in Markdown
 NEG_MARK = "▼"
+#: record metrics (the name after the last ``/``) for which lower is better; any other is higher-is-better
+LOWER_IS_BETTER = ("nmse", "mse", "rmse", "mae", "error", "err", "loss", "nll", "ece", "brier")
+
+
+def metric_higher_is_better(metric: str) -> bool:
+    """Whether a larger value of the record metric ``metric`` is better, from its name.
+
+    ``False`` for errors and losses (``target/nmse``, ``target/rmse``, ``target/error``, ...: the name after
+    the last ``/`` is one of :data:`LOWER_IS_BETTER` or ends with ``_`` and one of them), ``True`` for
+    everything else (accuracies, explained variance, NMI, ARI).
+
+    >>> metric_higher_is_better("target/acc"), metric_higher_is_better("target/nmse")
+    (True, False)
+    """
+    name = metric.rsplit("/", 1)[-1].lower()
+    return not any(name == m or name.endswith("_" + m) for m in LOWER_IS_BETTER)
 
 
 def _conf_names(group: str) -> list[str]:
@@ -174,6 +191,7 @@ class Comparison:
     z: float
     min_delta: float
     selection: dict[str, str] = field(default_factory=dict)  #: strategy -> the selection protocol of its records
+    higher_is_better: bool = True  #: the direction of the metric (ranks, wins and losses follow it)
 
     def wtl(self, strategy: str) -> tuple[int, int, int]:
         """Wins, ties and losses of ``strategy`` against the baseline over the tasks."""
@@ -183,7 +201,7 @@ class Comparison:
 
 def compare_result(
     result: TableResult, *, baseline: str, alpha: float = 0.05, z: float = 2.0, min_delta: float = 0.5,
-    selection: dict[str, str] | None = None,
+    selection: dict[str, str] | None = None, higher_is_better: bool = True,
 ) -> Comparison:
     """Rank the rows of a table result and test them against the ``baseline`` row.
 
@@ -199,6 +217,9 @@ def compare_result(
     z, min_delta : float
         The noise rule of :func:`~tltaxonomy.harness.stats.paired_outcome` (``min_delta`` in the
         table's scaled unit, e.g. accuracy points).
+    higher_is_better : bool, default=True
+        ``False`` for an error or a loss (``target/nmse``): rank 1 is then the lowest value, and a win
+        against the baseline is a lower value beyond noise.
     """
     rows = list(dict.fromkeys(c.row for c in result.cells))
     columns = list(dict.fromkeys(c.column for c in result.cells))
@@ -211,13 +232,14 @@ def compare_result(
     mean = {key: float(c.ours_mean) for key, c in cells.items()}
     se = {key: c.ours_se for key, c in cells.items()}
     scores = np.array([[mean[(r, c)] for r in rows] for c in columns])  # tasks x strategies
-    ranks = stats.average_ranks(scores)
+    ranks = stats.average_ranks(scores, higher_is_better=higher_is_better)
     avg_rank = {r: float(v) for r, v in zip(rows, ranks)}
     average = {r: float(np.mean(scores[:, j])) for j, r in enumerate(rows)}
     outcomes, pvalue = {}, {}
     for j, r in enumerate(rows):
         for c in columns:
-            outcomes[(r, c)] = stats.paired_outcome(cells[(r, c)].values, cells[(baseline, c)].values, z=z, min_delta=min_delta)
+            outcomes[(r, c)] = stats.paired_outcome(cells[(r, c)].values, cells[(baseline, c)].values, z=z,
+                                                    min_delta=min_delta, higher_is_better=higher_is_better)
         pvalue[r] = None if r == baseline else stats.wilcoxon(scores[:, j], scores[:, rows.index(baseline)])
     k, n = len(rows), len(columns)
     friedman = stats.friedman(scores)
@@ -228,6 +250,7 @@ def compare_result(
         result=result, baseline=baseline, strategies=tuple(order), columns=tuple(columns), mean=mean, se=se,
         average=average, avg_rank=avg_rank, pvalue=pvalue, outcomes=outcomes, friedman=friedman, alpha=alpha,
         cd=cd, groups=groups, z=z, min_delta=min_delta, selection=dict(selection or {}),
+        higher_is_better=bool(higher_is_better),
     )
 
 
@@ -248,10 +271,12 @@ def _record_selection(spec: TableSpec, store) -> dict[str, str]:
 def run_compare(
     request: CompareRequest, *, baseline: str = "source_only", metric: str = "target/acc", store=None,
     n_jobs: int = 1, force: bool = False, progress: bool = True, alpha: float = 0.05,
+    higher_is_better: bool | None = None,
 ) -> Comparison:
     """Run (or reuse) every cell of the comparison and compute its statistics.
 
-    The ``baseline`` strategy is added to the rows when it is not among them.
+    The ``baseline`` strategy is added to the rows when it is not among them. ``higher_is_better=None``
+    takes the metric's direction from its name (:func:`metric_higher_is_better`).
     """
     from ..store import ResultStore
 
@@ -271,7 +296,10 @@ def run_compare(
         (result,) = run_tables((spec,), store=store, force=force, progress=progress, n_jobs=n_jobs)
     except HydraException as exc:  # a bad pass-through override: say which, as `tltax run` would
         raise ConfigError(f"An override of tltax compare does not compose ({' '.join(request.overrides)}): {exc}") from None
-    return compare_result(result, baseline=baseline, alpha=alpha, selection=_record_selection(spec, store))
+    if higher_is_better is None:
+        higher_is_better = metric_higher_is_better(metric)
+    return compare_result(result, baseline=baseline, alpha=alpha, selection=_record_selection(spec, store),
+                          higher_is_better=higher_is_better)
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -292,9 +320,10 @@ def _p(value: float | None) -> str:
 
 def _rules(comp: Comparison) -> str:
     d = comp.result.spec.digits
+    worse = "d̄ < −max(" if comp.higher_is_better else "d̄ > max("
     return (
         f"{NEG_MARK} negative transfer: worse than `{comp.baseline}` beyond noise on that task, i.e. the mean "
-        f"paired difference over seeds d̄ < −max({comp.z:g}·s.e.(d), {comp.min_delta:.{d}f}) (s.e. of the per-seed "
+        f"paired difference over seeds {worse}{comp.z:g}·s.e.(d), {comp.min_delta:.{d}f}) (s.e. of the per-seed "
         f"differences; with one seed the threshold is {comp.min_delta:.{d}f} alone). W/T/L: tasks where the strategy "
         f"is better than / within noise of / worse than `{comp.baseline}` by the same rule. p: two-sided Wilcoxon "
         f"signed-rank test (zero differences split) of the task means against `{comp.baseline}` over the "
@@ -334,7 +363,8 @@ def _header_lines(comp: Comparison) -> list[str]:
     return [
         f"### Comparison on {spec.dataset}: {len(comp.strategies)} strategies × {len(comp.columns)} tasks",
         "",
-        f"Metric: {spec.metric}{scale}, mean ± standard error over seeds {', '.join(map(str, comp.result.seeds))}. "
+        f"Metric: {spec.metric}{scale} ({'higher' if comp.higher_is_better else 'lower'} is better), "
+        f"mean ± standard error over seeds {', '.join(map(str, comp.result.seeds))}. "
         f"Overrides: {spec.protocol}. Baseline: `{comp.baseline}`."
         + (f" Selection (from the records): {selection}." if selection else ""),
         "",
@@ -432,6 +462,7 @@ def _json(comp: Comparison) -> str:
     payload = {
         "dataset": spec.dataset,
         "metric": spec.metric,
+        "higher_is_better": comp.higher_is_better,
         "scale": spec.scale,
         "overrides": list(spec.overrides),
         "seeds": list(comp.result.seeds),

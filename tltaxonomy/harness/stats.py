@@ -257,22 +257,25 @@ class PairedOutcome:
 
 
 def paired_outcome(
-    method: Sequence[float], baseline: Sequence[float], *, z: float = 2.0, min_delta: float = 0.0
+    method: Sequence[float], baseline: Sequence[float], *, z: float = 2.0, min_delta: float = 0.0,
+    higher_is_better: bool = True,
 ) -> PairedOutcome:
     r"""Win, tie or loss of ``method`` against ``baseline`` on one task, seeds paired by index.
 
     A tie when :math:`|\bar d| \le \max(z\cdot se(d), \delta_{min})` (the difference is within
-    noise), else a win (:math:`\bar d > 0`) or a loss (:math:`\bar d < 0`). With one seed the
-    threshold is ``min_delta`` alone.
+    noise), else a win (:math:`\bar d > 0`, or :math:`\bar d < 0` when lower is better) or a loss.
+    With one seed the threshold is ``min_delta`` alone.
 
     Parameters
     ----------
     method, baseline : sequence of float
-        Per-seed scores (higher is better), same length, same seed order.
+        Per-seed scores, same length, same seed order.
     z : float, default=2.0
         How many standard errors of the paired difference count as noise.
     min_delta : float, default=0.0
         The smallest difference that is not a tie, in the scores' unit.
+    higher_is_better : bool, default=True
+        ``False`` for errors and losses (a negative difference is then a win).
 
     >>> paired_outcome([50.0, 52.0, 51.0], [48.0, 49.0, 49.5]).outcome
     'win'
@@ -287,5 +290,5 @@ def paired_outcome(
         raise ConfigError(f"z and min_delta must be >= 0, got z={z!r}, min_delta={min_delta!r}.")
     diff, se = mean_se(a - b)
     threshold = max(z * se, min_delta) if se is not None else float(min_delta)
-    outcome = "tie" if abs(diff) <= threshold else ("win" if diff > 0 else "loss")
+    outcome = "tie" if abs(diff) <= threshold else ("win" if (diff > 0) == higher_is_better else "loss")
     return PairedOutcome(diff, se, float(threshold), outcome, wilcoxon(a, b))
