@@ -84,11 +84,11 @@ def test_hard_sharing_is_deterministic():
 
 def test_hard_sharing_errors():
     X, Y = _two_tasks(n=50)
-    with pytest.raises(ValueError, match="Y has shape .* but X has 50 rows"):
+    with pytest.raises(ValueError, match=r"HardSharingMTL: X has 50 rows but Y has 10 \(Y has shape \(10, 2\)\)"):
         HardSharingMTL(max_epochs=1, device="cpu").fit(X, Y[:10])
     with pytest.raises(ValueError, match="task_types has 3 entries but Y has 2"):
         HardSharingMTL(task_types=["regression"] * 3, max_epochs=1, device="cpu").fit(X, Y)
-    with pytest.raises(ValueError, match="task 1 has fewer than 2 labelled rows"):
+    with pytest.raises(ValueError, match=r"every task needs at least 2 observed \(non-NaN\) rows in Y, but task 1 has 0"):
         HardSharingMTL(max_epochs=1, device="cpu").fit(X, np.c_[Y[:, 0], np.full(50, np.nan)])
     with pytest.raises(ValueError, match="task 0 has one class"):
         HardSharingMTL(task_types="classification", max_epochs=1, device="cpu").fit(X, np.c_[np.ones(50), Y[:, 0]])

@@ -24,6 +24,7 @@ from ...backbones import build_backbone, feature_dim
 from ...base import BaseStrategy, check_input
 from ...registry import register
 from ...training import Trainer
+from ._targets import check_multitask_targets
 from .weighting import COMBINERS, make_combiner
 
 __all__ = ["MultiTaskNetwork", "HardSharingMTL", "check_multitask_targets"]
@@ -61,33 +62,6 @@ class MultiTaskNetwork(nn.Module):
                 return z, list(torch.split(self.heads[0](z), self.out_sizes, dim=1))
             return z, [h(z) for h in self.heads]
         return None, [h(trunk(x)) for trunk, h in zip(self.trunks, self.heads)]
-
-
-def check_multitask_targets(name: str, Y, n_rows: int) -> np.ndarray:
-    """Validate a multi-task target matrix (NaN = unobserved) and return it as float64 (n_rows, n_tasks)."""
-    Y = np.asarray(Y)
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != n_rows:
-        raise ValueError(
-            f"{name}: Y has shape {Y.shape} but X has {n_rows} rows; pass Y of shape (n_samples, n_tasks) with NaN "
-            "where a row has no label for a task."
-        )
-    if Y.shape[1] == 0:
-        raise ValueError(f"{name}: Y has no task columns; pass at least one task.")
-    try:
-        Y = Y.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: Y must be numeric (class ids or targets, NaN = unobserved), got dtype {Y.dtype}.") from None
-    if np.isinf(Y).any():
-        raise ValueError(f"{name}: Y contains inf; use NaN for an unobserved label.")
-    for t in range(Y.shape[1]):
-        if (~np.isnan(Y[:, t])).sum() < 2:
-            raise ValueError(
-                f"{name}: task {t} has fewer than 2 labelled rows (non-NaN entries in its column of Y); every task "
-                "needs labels to learn from: add labelled rows for it or drop that column of Y."
-            )
-    return Y
 
 
 class _MultiTaskStep(nn.Module):

@@ -37,6 +37,7 @@ from sklearn.utils.validation import check_is_fitted
 from ...base import BaseStrategy, check_input
 from ...metrics import explained_variance as _explained_variance_1d
 from ...registry import register
+from ._targets import check_multitask_targets
 
 __all__ = [
     "DEFAULT_REG_GRID",
@@ -377,37 +378,8 @@ class _BaseMultiTaskLinear(RegressorMixin, BaseStrategy):
         return X
 
     def _check_X_Y(self, X, Y) -> tuple[np.ndarray, np.ndarray]:
-        name = type(self).__name__
         X = self._check_X(X, reset=True)
-        if Y is None:
-            raise ValueError(f"{name} requires Y (n_samples, n_tasks), NaN where a row has no label for a task; got None.")
-        try:
-            Y = np.asarray(Y, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name}: Y must hold numbers (NaN for unobserved entries): {exc}") from None
-        if Y.ndim != 2:
-            raise ValueError(
-                f"{name}: Y must be a 2-D array (n_samples, n_tasks) with NaN where a row has no label for a task; "
-                f"got shape {Y.shape}. For a single task pass Y.reshape(-1, 1)."
-            )
-        if Y.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"{name}: X has {X.shape[0]} rows but Y has {Y.shape[0]}; pass one row of Y (one label per task, "
-                "NaN if unobserved) per row of X."
-            )
-        if Y.shape[1] == 0:
-            raise ValueError(f"{name}: Y has 0 columns; pass at least one task (one column per task).")
-        if np.any(np.isinf(Y)):
-            raise ValueError(f"{name}: Y contains inf; use NaN for unobserved entries and finite values otherwise.")
-        counts = np.sum(~np.isnan(Y), axis=0)
-        few = np.flatnonzero(counts < 2)
-        if few.size:
-            listed = ", ".join(f"task {t} has {counts[t]}" for t in few[:5]) + (" ..." if few.size > 5 else "")
-            raise ValueError(
-                f"{name}: every task needs at least 2 observed (non-NaN) rows in Y, but {listed}; drop those "
-                "columns of Y or add labelled rows."
-            )
-        return X, Y
+        return X, check_multitask_targets(type(self).__name__, Y, X.shape[0], allow_1d=False)
 
     def _grid(self, grid_name: str) -> np.ndarray:
         raw = getattr(self, grid_name)
