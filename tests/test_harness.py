@@ -252,6 +252,32 @@ def test_a_suite_runs_its_tables_in_one_pool_with_the_same_numbers(tmp_path, mon
     assert [(r.n_computed, r.seeds) for r in both] == [(4, (0, 1)), (2, (3,))]
 
 
+def test_bench_of_a_suite_reports_each_tables_runs_and_compute_time(tmp_path, monkeypatch, capsys):
+    """``tltax bench SUITE``: after the tables, a timing table (runs computed / reused, compute time per
+    table, totals) and the command's wall time, on stderr and at the end of the Markdown output; a rerun
+    reuses every run and says so."""
+    from tltaxonomy.cli import main
+    from tltaxonomy.harness.formats import suite_timing
+
+    monkeypatch.setattr(tables_mod, "BENCH_DIR", tmp_path)
+    _own_table(tmp_path, "tiny")
+    _own_table(tmp_path, "tiny_one_seed", seeds=[3])
+    (tmp_path / "pair.yaml").write_text("suite: [tiny, tiny_one_seed]\n")
+    out = tmp_path / "pair.md"
+    assert main(["bench", "pair", "-q", "--store", str(tmp_path / "s"), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    text = out.read_text()
+    assert "### Suite timing: 2 tables" in err and "### Suite timing: 2 tables" in text
+    assert "| tiny | 4 | 0 |" in text and "| tiny_one_seed | 2 | 0 |" in text and "| **total** | 6 | 0 |" in text
+    assert "Wall time of the command:" in text and "`-j 1`" in text
+    assert main(["bench", "pair", "-q", "--store", str(tmp_path / "s"), "-o", str(out)]) == 0
+    assert "| **total** | 0 | 6 |" in out.read_text()
+    # the compute column sums the records' times
+    results = tables_mod.run_tables(("tiny", "tiny_one_seed"), store=tables_mod.ResultStore(tmp_path / "s"), progress=False)
+    total = sum(r.compute_s for r in results)
+    assert total > 0 and f"| **total** | 0 | 6 | {total:.1f} s |" in suite_timing(results, 1.0, 2)
+
+
 def test_each_seed_of_a_table_runs_with_its_own_random_state():
     """``random_state: ${seed}`` is resolved per cell (composing a row once must not freeze seed 0)."""
     from tltaxonomy.runner import compose_config, record_key

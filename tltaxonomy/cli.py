@@ -24,9 +24,12 @@ __all__ = ["main"]
 
 def _cmd_bench(args) -> int:
     import json
+    import time
 
     from .harness import load_suite, render, run_tables
     from .store import ResultStore
+
+    started = time.perf_counter()
 
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else None
     rows = tuple(args.rows.split(",")) if args.rows else None
@@ -53,12 +56,18 @@ def _cmd_bench(args) -> int:
             divergence=args.divergence,
         )
     texts = [render(result, args.format) for result in results]
+    timing = None
+    if len(results) > 1:  # a suite: what each table cost, and the whole command's wall time
+        from .harness.formats import suite_timing
+
+        timing = suite_timing(results, time.perf_counter() - started, args.jobs)
+        print(timing, file=sys.stderr)
     if len(texts) == 1:
         text = texts[0]
     elif args.format == "json":  # a suite: one JSON list of the tables
         text = json.dumps([json.loads(t) for t in texts], indent=2, ensure_ascii=False) + "\n"
     else:
-        text = "\n".join(texts)
+        text = "\n".join(texts + ([timing] if timing and args.format == "md" else []))
     if args.output:
         from pathlib import Path
 

@@ -13,7 +13,7 @@ import json
 from .._errors import unknown_name_error
 from .tables import TableResult
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "render", "suite_timing"]
 
 
 def _fmt(value, digits: int, signed: bool = False) -> str:
@@ -247,3 +247,32 @@ def render(result: TableResult, fmt: str = "md") -> str:
     if fmt not in FORMATS:
         raise unknown_name_error("format", fmt, FORMATS)
     return FORMATS[fmt](result)
+
+
+def suite_timing(results, wall_s: float, n_jobs: int) -> str:
+    """Markdown summary of a suite's cost: per table its runs (computed now / reused from the store) and
+    the compute time of its runs (their records' ``total_s``, one process), then the totals and the
+    wall time of the whole command run with ``-j n_jobs``.
+
+    The tables of a suite share one pool of workers, so a table has no wall time of its own; its compute
+    time is what it costs alone in one process.
+    """
+    lines = [
+        f"### Suite timing: {len(results)} tables",
+        "",
+        "| table | runs computed | runs reused | compute (one process) |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r.spec.id} | {r.n_computed} | {r.n_reused} | {_duration(r.compute_s)} |")
+    computed = sum(r.n_computed for r in results)
+    reused = sum(r.n_reused for r in results)
+    compute = sum(r.compute_s for r in results)
+    lines += [
+        f"| **total** | {computed} | {reused} | {_duration(compute)} |",
+        "",
+        f"Wall time of the command: {_duration(wall_s)} with `-j {n_jobs}` (joblib's n_jobs: -1 = one worker per "
+        "core; reused runs cost only their lookup).",
+        "",
+    ]
+    return "\n".join(lines)
