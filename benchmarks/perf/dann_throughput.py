@@ -142,9 +142,9 @@ def main(argv=None) -> int:
 Command: `python benchmarks/perf/dann_throughput.py{' --quick' if args.quick else ''}` ({n} MNIST source + {n} USPS target rows,
 one epoch of {steps} steps of {BATCH} + {BATCH} images, {repeats} alternating pairs, torch threads = {args.threads}).
 Versions: torch {torch.__version__}, skada {skada.__version__}, skorch {skorch.__version__}; CPU, {platform.machine()},
-{os.cpu_count()} cores. **Other processes (six other agents' tests and benchmarks) were running on the same 2
-cores** (load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}); the ratio is the median over the
-alternating pairs.
+{os.cpu_count()} cores. Load average of the machine at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (over 1 / 5 /
+15 min; this run accounts for about 1 of it); the ratio is the median over the alternating pairs, so that load
+from other processes hits both sides alike.
 
 Same network object (LeNet + 256-d bottleneck + head, our `DANetwork`), same 2 x 1024 batch-norm
 discriminator (+ sigmoid for skada's `BCELoss`), SGD lr 0.01 / momentum 0.9 / weight decay 1e-3, constant
