@@ -36,12 +36,14 @@ def check(name: str, ok: bool, detail: str = "") -> None:
         FAILED.append(name)
 
 
-def _digits_like(n: int, seed: int = 0):
+def _separable(n: int, seed: int = 0):
+    """Images whose class is plain to see (class 1: the top half is brighter), source and shifted target."""
     rng = np.random.default_rng(seed)
-    Xs = rng.random((n, 784), dtype=np.float32)
-    ys = (Xs[:, :392].mean(1) > Xs[:, 392:].mean(1)).astype(np.int64)  # a learnable label
+    ys = rng.integers(0, 2, n)
+    Xs = 0.5 * rng.random((n, 784), dtype=np.float32)
+    Xs[ys == 1, :392] += 0.5
     Xt = np.clip(Xs + 0.1 * rng.standard_normal(Xs.shape).astype(np.float32), 0, 1)
-    return Xs, ys, Xt
+    return Xs, ys.astype(np.int64), Xt
 
 
 DANN_KW = dict(backbone="lenet", input_shape=[1, 28, 28], bottleneck_dim=256, optimizer="sgd", lr=0.01, momentum=0.9,
@@ -74,7 +76,7 @@ def check_dann_on_gpu() -> None:
     from tltaxonomy.transductive import DANN
     from tltaxonomy.transductive.deep import methods
 
-    Xs, ys, Xt = _digits_like(512)
+    Xs, ys, Xt = _separable(512)
     devices = []
     original = methods.BaseDeepDA._after_training
 
@@ -104,16 +106,6 @@ def _dann_parts():
     return net, step
 
 
-def _separable(n: int, seed: int = 0):
-    """Images whose class is plain to see (class 1: the top half is brighter), source and shifted target."""
-    rng = np.random.default_rng(seed)
-    ys = rng.integers(0, 2, n)
-    Xs = 0.5 * rng.random((n, 784), dtype=np.float32)
-    Xs[ys == 1, :392] += 0.5
-    Xt = np.clip(Xs + 0.1 * rng.standard_normal(Xs.shape).astype(np.float32), 0, 1)
-    return Xs, ys.astype(np.int64), Xt
-
-
 def check_mixed_precision(device: str = "cuda", modes=("bf16", "fp16"), n: int = 1024, epochs: int = 4) -> None:
     """Each mode trains the LeNet DANN (its total loss, domain term included, need not decrease): the losses
     stay finite and the classifier learns a plain label as well as in float32 (within 5 points, >= 90 %)."""
@@ -140,7 +132,7 @@ def check_mixed_precision(device: str = "cuda", modes=("bf16", "fp16"), n: int =
 def throughput(device: str, mp: str, steps: int = 200, warmup: int = 20, n: int = 4096) -> float:
     from tltaxonomy.training import Trainer
 
-    Xs, ys, Xt = (torch.from_numpy(a) for a in _digits_like(n))
+    Xs, ys, Xt = (torch.from_numpy(a) for a in _separable(n))
     net, step = _dann_parts()
     tr = Trainer(max_epochs=1, steps_per_epoch=warmup, batch_size=32, lr=0.01, optimizer="sgd", device=device, mixed_precision=mp)
     tr.fit(net, {"source": (Xs, ys), "target": (Xt,)}, step)  # warm-up (cuDNN autotune, allocator)
